@@ -1,0 +1,1 @@
+//! Location-range scanner and redacted reads (owned by the scanner work; see SPEC §6).
