@@ -3,3 +3,17 @@
 //! Nothing here mounts or talks FUSE; the daemon is a thin layer over this crate.
 
 pub mod redact;
+pub mod errno;
+pub mod identity;
+pub mod mime;
+pub mod paths;
+pub mod rules;
+
+pub use errno::Errno;
+pub use identity::{Caller, CallerKind, Package, PermSet, Permission, Uid};
+pub use mime::MediaType;
+pub use paths::VolPath;
+pub use rules::{Decision, FileFacts, Grant, Io, Op, Target};
+pub mod store;
+
+pub use store::{FileRow, Store, StoreError};

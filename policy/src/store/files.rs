@@ -1,0 +1,369 @@
+//! File rows: lookup by path, insert, delete, rename (files and whole directories), listing,
+//! and the facts the rule engine needs about one path for one caller.
+
+use super::{Result, Store, StoreError};
+use crate::identity::Caller;
+use crate::mime::{classify_name, MediaType};
+use crate::paths::{dir_is_hidden, is_hidden_name, parse_special_name, SpecialName, VolPath};
+use crate::rules::{FileFacts, Grant};
+use rusqlite::{params, OptionalExtension, Row};
+
+/// One row of the `files` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: i64,
+    pub path: VolPath,
+    pub owner: Option<String>,
+    pub mime: String,
+    pub media_type: MediaType,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub is_pending: bool,
+    pub is_trashed: bool,
+    /// Created through FUSE and not closed yet.
+    pub fuse_pending: bool,
+    /// `Some(true)` if the content carries location, `None` if not scanned yet.
+    pub location: Option<bool>,
+}
+
+const ROW_COLUMNS: &str = "id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
+     is_trashed, fuse_pending, location";
+
+fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
+    let path: String = r.get(1)?;
+    Ok(FileRow {
+        id: r.get(0)?,
+        // Rows are only written from validated VolPaths; a hand-edited bad row reads as root
+        // rather than failing every query.
+        path: VolPath::parse(&path).unwrap_or_default(),
+        owner: r.get(2)?,
+        mime: r.get(3)?,
+        media_type: MediaType::from_i64(r.get(4)?),
+        size: r.get::<_, i64>(5)?.max(0) as u64,
+        mtime_ns: r.get(6)?,
+        is_pending: r.get(7)?,
+        is_trashed: r.get(8)?,
+        fuse_pending: r.get(9)?,
+        location: r.get(10)?,
+    })
+}
+
+/// What to record for a new file.
+#[derive(Clone, Debug)]
+pub struct NewFile<'a> {
+    pub path: &'a VolPath,
+    pub owner: Option<&'a str>,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Created through FUSE and still open for writing.
+    pub fuse_pending: bool,
+}
+
+/// Default owner of a file found behind the daemon's back: the package of the
+/// `Android/{data,obb,media}/<pkg>` dir it is in, else nobody (SPEC §5.11).
+pub fn implied_owner(path: &VolPath) -> Option<String> {
+    path.info()
+        .app_dir_package()
+        .filter(|_| path.depth() >= 4)
+        .map(|(_, p)| p.to_string())
+}
+
+fn parent_key(path: &VolPath) -> String {
+    path.parent().map(|p| p.key()).unwrap_or_default()
+}
+
+impl Store {
+    pub fn file(&self, path: &VolPath) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {ROW_COLUMNS} FROM files WHERE path_key=?1"),
+                [path.key()],
+                row_from,
+            )
+            .optional()?)
+    }
+
+    pub(super) fn require_file_id(&self, path: &VolPath) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT id FROM files WHERE path_key=?1",
+                [path.key()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no file '{path}' in the store (run scan?)"),
+                ))
+            })
+    }
+
+    /// Inserts a row, or refreshes the existing row with that name (case-insensitively).
+    /// The owner of an existing row is kept unless it had none.
+    pub fn upsert_file(&self, f: &NewFile) -> Result<FileRow> {
+        let name = f.path.file_name();
+        let (mime, media) = classify_name(name);
+        let special = parse_special_name(name);
+        let (pending, trashed, expires) = match special {
+            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
+            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
+            None => (false, false, None),
+        };
+        self.conn.execute(
+            "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
+                               is_pending, is_trashed, fuse_pending, date_expires)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(path_key) DO UPDATE SET
+                owner = COALESCE(files.owner, excluded.owner),
+                size = excluded.size, mtime_ns = excluded.mtime_ns,
+                fuse_pending = excluded.fuse_pending,
+                location = NULL",
+            params![
+                f.path.as_str(),
+                f.path.key(),
+                parent_key(f.path),
+                f.owner,
+                mime,
+                media as i64,
+                f.size as i64,
+                f.mtime_ns,
+                pending || f.fuse_pending,
+                trashed,
+                f.fuse_pending,
+                expires
+            ],
+        )?;
+        self.file(f.path)?.ok_or_else(|| {
+            StoreError::Io(std::io::Error::other("row vanished right after insert"))
+        })
+    }
+
+    /// After a write handle is closed: new size/mtime, pending cleared, location re-derived.
+    pub fn finish_write(
+        &self,
+        path: &VolPath,
+        size: u64,
+        mtime_ns: i64,
+        location: Option<bool>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET size=?2, mtime_ns=?3, location=?4,
+                 is_pending = CASE WHEN fuse_pending=1 THEN 0 ELSE is_pending END, fuse_pending=0
+             WHERE path_key=?1",
+            params![path.key(), size as i64, mtime_ns, location],
+        )?;
+        Ok(())
+    }
+
+    /// Records the scanner's verdict for a row.
+    pub fn set_location(&self, path: &VolPath, location: bool) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET location=?2 WHERE path_key=?1",
+            params![path.key(), location],
+        )?;
+        Ok(())
+    }
+
+    /// Takes over ownership of a row (legacy apps writing an unowned file, §2.4).
+    pub fn set_owner(&self, path: &VolPath, owner: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET owner=?2 WHERE path_key=?1",
+            params![path.key(), owner],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_file(&self, path: &VolPath) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM files WHERE path_key=?1", [path.key()])?
+            > 0)
+    }
+
+    /// Deletes every row at or below `dir`.
+    pub fn delete_tree(&self, dir: &VolPath) -> Result<usize> {
+        let key = dir.key();
+        Ok(self.conn.execute(
+            "DELETE FROM files WHERE path_key=?1 OR substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
+            [&key],
+        )?)
+    }
+
+    /// Renames one file row; a row already at `new` is replaced. Grants follow the row.
+    pub fn rename_file(&self, old: &VolPath, new: &VolPath) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        if old.key() != new.key() {
+            tx.execute("DELETE FROM files WHERE path_key=?1", [new.key()])?;
+        }
+        let (mime, media) = classify_name(new.file_name());
+        let special = parse_special_name(new.file_name());
+        tx.execute(
+            "UPDATE files SET path=?2, path_key=?3, parent_key=?4, mime=?5, media_type=?6,
+                 is_pending=?7, is_trashed=?8, location=location
+             WHERE path_key=?1",
+            params![
+                old.key(),
+                new.as_str(),
+                new.key(),
+                parent_key(new),
+                mime,
+                media as i64,
+                matches!(special, Some(SpecialName::Pending { .. })),
+                matches!(special, Some(SpecialName::Trashed { .. })),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Renames every row below directory `old` to sit below `new`, in one transaction.
+    pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
+        let tx = self.conn.unchecked_transaction()?;
+        let rows = {
+            let mut st = tx.prepare(
+                "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
+            )?;
+            let rows = st.query_map([old.key()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut n = 0;
+        {
+            let mut up = tx.prepare(
+                "UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1",
+            )?;
+            let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
+            for (id, path) in rows {
+                let Ok(p) = VolPath::parse(&path) else {
+                    continue;
+                };
+                let Some(np) = p.rebase(old, new) else {
+                    continue;
+                };
+                del.execute(params![np.key(), id])?;
+                up.execute(params![id, np.as_str(), np.key(), parent_key(&np)])?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Every row directly in `dir` (one indexed query).
+    pub fn list_dir(&self, dir: &VolPath) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM files WHERE parent_key=?1"
+        ))?;
+        let rows = st.query_map([dir.key()], row_from)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every row at any depth below `dir` (directory renames and uninstall).
+    pub fn list_tree(&self, dir: &VolPath) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'"
+        ))?;
+        let rows = st.query_map([dir.key()], row_from)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn count_files(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
+    }
+
+    /// Does directory `dir` itself hold a `.nomedia` row?
+    pub fn has_nomedia(&self, dir: &VolPath) -> bool {
+        let key = if dir.is_root() {
+            ".nomedia".to_string()
+        } else {
+            format!("{}/.nomedia", dir.key())
+        };
+        self.conn
+            .query_row("SELECT 1 FROM files WHERE path_key=?1", [key], |_| Ok(()))
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// Hidden media (SPEC §5.2): a dot-name, or inside a hidden directory.
+    pub fn is_hidden(&self, path: &VolPath) -> bool {
+        is_hidden_name(path.file_name()) || self.dir_hidden(&path.parent().unwrap_or_default())
+    }
+
+    pub fn dir_hidden(&self, dir: &VolPath) -> bool {
+        dir_is_hidden(dir, |d| self.has_nomedia(d))
+    }
+
+    /// Facts for one existing file row, as `caller` sees it.
+    pub fn facts_for_row(&self, caller: &Caller, row: &FileRow, dir_hidden: bool) -> Result<FileFacts> {
+        Ok(FileFacts {
+            exists: true,
+            is_dir: false,
+            owner: row.owner.clone(),
+            media_type: Some(row.media_type),
+            hidden: dir_hidden || is_hidden_name(row.path.file_name()),
+            fuse_pending: row.fuse_pending,
+            has_location: row.location.unwrap_or(false),
+            grant: if caller.packages.is_empty() {
+                Grant::None
+            } else {
+                self.grant_for(caller, row.id)?
+            },
+        })
+    }
+
+    /// Facts for `path`: from its row if it has one; `exists`/`is_dir` come from the caller,
+    /// who knows the lower tree.
+    pub fn facts(&self, caller: &Caller, path: &VolPath, exists: bool, is_dir: bool) -> Result<FileFacts> {
+        if is_dir {
+            return Ok(FileFacts {
+                exists,
+                is_dir: true,
+                ..FileFacts::default()
+            });
+        }
+        match self.file(path)? {
+            Some(row) => {
+                let hidden = self.dir_hidden(&path.parent().unwrap_or_default());
+                let mut f = self.facts_for_row(caller, &row, hidden)?;
+                f.exists = exists;
+                Ok(f)
+            }
+            None => Ok(FileFacts {
+                exists,
+                media_type: Some(classify_name(path.file_name()).1),
+                hidden: self.is_hidden(path),
+                ..FileFacts::default()
+            }),
+        }
+    }
+
+    /// Cached scanner result for an unchanged file (keyed by inode, size and mtime).
+    pub fn cached_ranges(&self, ino: u64, size: u64, mtime_ns: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT ranges FROM ranges_cache WHERE ino=?1 AND size=?2 AND mtime_ns=?3",
+                params![ino as i64, size as i64, mtime_ns],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn put_ranges(&self, ino: u64, size: u64, mtime_ns: i64, json: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO ranges_cache(ino, size, mtime_ns, ranges) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(ino) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
+                 ranges=excluded.ranges",
+            params![ino as i64, size as i64, mtime_ns, json],
+        )?;
+        Ok(())
+    }
+}

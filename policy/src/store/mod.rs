@@ -1,0 +1,179 @@
+//! The metadata store: MediaProvider's `files` table and friends in SQLite (WAL, versioned
+//! schema). Paths are matched case-insensitively through a folded `path_key` column with a
+//! unique index, so a lookup by path is O(log n) whatever the lower filesystem's case rules.
+
+mod files;
+mod packages;
+mod reconcile;
+mod schema;
+
+pub use files::{FileRow, NewFile};
+pub use reconcile::{mtime_ns, ReconcileStats};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub enum StoreError {
+    Sqlite(rusqlite::Error),
+    /// The file is not a usable database (corrupt, or another format).
+    Corrupt(String),
+    /// The schema is newer than this build understands.
+    TooNew(i64),
+    UnknownPackage(String),
+    PackageExists(String),
+    /// A uid the store refuses (not an app uid, for instance).
+    BadUid(u32),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "store: {e}"),
+            StoreError::Corrupt(m) => write!(f, "store is corrupt: {m}"),
+            StoreError::TooNew(v) => write!(f, "store schema version {v} is newer than this build"),
+            StoreError::UnknownPackage(p) => write!(f, "unknown package '{p}'"),
+            StoreError::PackageExists(p) => write!(f, "package '{p}' is already registered"),
+            StoreError::BadUid(u) => write!(f, "uid {u} is not an app uid"),
+            StoreError::Io(e) => write!(f, "store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                ) =>
+            {
+                StoreError::Corrupt(msg.clone().unwrap_or_else(|| f.to_string()))
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Settings keys `serve` records so that `app` commands can find the running daemon.
+pub const SETTING_LOWER: &str = "lower_root";
+pub const SETTING_MOUNT: &str = "mount_point";
+pub const SETTING_CONTROL: &str = "control_socket";
+
+/// One connection to the store. Not `Sync`: the daemon gives each thread its own or locks.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::setup(conn, path)
+    }
+
+    /// An in-memory store (tests, benchmarks).
+    pub fn open_in_memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?, Path::new(":memory:"))
+    }
+
+    fn setup(conn: Connection, path: &Path) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // journal_mode answers with a row; quick_check proves the file is a database at all.
+        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        schema::migrate(&conn)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the store; if it is corrupt or unreadable as a database, moves it aside and
+    /// starts an empty one (the caller then reconciles it from the lower tree). Returns whether
+    /// it had to rebuild.
+    pub fn open_or_rebuild(path: &Path) -> Result<(Store, bool)> {
+        match Self::open(path).and_then(|s| s.check_integrity().map(|_| s)) {
+            Ok(s) => Ok((s, false)),
+            Err(StoreError::Corrupt(_)) => {
+                let aside = path.with_extension("corrupt");
+                std::fs::rename(path, &aside)?;
+                for ext in ["-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(ext);
+                    let _ = std::fs::remove_file(PathBuf::from(p));
+                }
+                Ok((Self::open(path)?, true))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn check_integrity(&self) -> Result<()> {
+        let r: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if r == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(r))
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes whenever another connection commits: a cheap "did anything change" probe for
+    /// caches in long-running readers (`PRAGMA data_version`).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key=?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings(key,value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn clear_setting(&self, key: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM settings WHERE key=?1", [key])?;
+        Ok(())
+    }
+
+    /// Raw connection, for the daemon's own prepared statements.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
