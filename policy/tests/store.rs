@@ -1,0 +1,266 @@
+//! Store behaviour: migrations, case-insensitive lookup, packages and grants, reconcile,
+//! renames and uninstall.
+
+use mediaprovider_policy::identity::{Package, PermSet, Permission};
+use mediaprovider_policy::paths::VolPath;
+use mediaprovider_policy::rules::Grant;
+use mediaprovider_policy::store::{NewFile, Store, StoreError};
+use std::fs;
+use std::path::PathBuf;
+
+fn p(s: &str) -> VolPath {
+    VolPath::parse(s).unwrap()
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mpd-store-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn pkg(name: &str, uid: u32, perms: &[Permission]) -> Package {
+    Package {
+        name: name.into(),
+        uid,
+        target_sdk: 34,
+        legacy: false,
+        perms: PermSet::of(perms),
+    }
+}
+
+fn add(store: &Store, path: &str, owner: Option<&str>) {
+    store
+        .upsert_file(&NewFile {
+            path: &p(path),
+            owner,
+            size: 1,
+            mtime_ns: 1,
+            fuse_pending: false,
+        })
+        .unwrap();
+}
+
+#[test]
+fn migrates_an_empty_file_and_reopens() {
+    let d = tmpdir("migrate");
+    let db = d.join("media.db");
+    {
+        let s = Store::open(&db).unwrap();
+        s.add_package(&pkg("com.a", 10001, &[])).unwrap();
+    }
+    let s = Store::open(&db).unwrap();
+    let v: i64 = s
+        .connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(v >= 1);
+    let mode: String = s
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(s.packages().unwrap().len(), 1);
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn refuses_a_newer_schema_and_rebuilds_a_corrupt_file() {
+    let d = tmpdir("corrupt");
+    let db = d.join("media.db");
+    {
+        let s = Store::open(&db).unwrap();
+        s.connection().execute_batch("PRAGMA user_version=999").unwrap();
+    }
+    assert!(matches!(Store::open(&db), Err(StoreError::TooNew(999))));
+    let junk = d.join("junk.db");
+    fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+    let (s, rebuilt) = Store::open_or_rebuild(&junk).unwrap();
+    assert!(rebuilt);
+    assert_eq!(s.count_files().unwrap(), 0);
+    assert!(d.join("junk.corrupt").exists());
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn lookup_is_case_insensitive_and_indexed() {
+    let s = Store::open_in_memory().unwrap();
+    add(&s, "DCIM/Camera/IMG_1.JPG", Some("com.a"));
+    let row = s.file(&p("dcim/camera/img_1.jpg")).unwrap().unwrap();
+    assert_eq!(row.path.as_str(), "DCIM/Camera/IMG_1.JPG");
+    assert_eq!(row.owner.as_deref(), Some("com.a"));
+    assert_eq!(row.mime, "image/jpeg");
+    // Same name in another case refreshes the same row and keeps its owner.
+    add(&s, "dcim/CAMERA/img_1.jpg", Some("com.b"));
+    assert_eq!(s.count_files().unwrap(), 1);
+    assert_eq!(
+        s.file(&p("DCIM/Camera/IMG_1.JPG")).unwrap().unwrap().owner.as_deref(),
+        Some("com.a")
+    );
+    // Non-ASCII names fold too.
+    add(&s, "Music/ÄRGER.mp3", None);
+    assert!(s.file(&p("music/ärger.MP3")).unwrap().is_some());
+    let plan: String = s
+        .connection()
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id FROM files WHERE path_key='x'",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("INDEX") && plan.contains("path_key=?"), "{plan}");
+}
+
+#[test]
+fn packages_shared_uid_permissions_and_errors() {
+    let s = Store::open_in_memory().unwrap();
+    s.add_package(&pkg("com.a", 10001, &[Permission::ReadMediaImages]))
+        .unwrap();
+    s.add_package(&pkg("com.a.helper", 10001, &[Permission::ReadMediaVideo]))
+        .unwrap();
+    assert!(matches!(
+        s.add_package(&pkg("COM.A", 10002, &[])),
+        Err(StoreError::PackageExists(_))
+    ));
+    let c = s.caller(10001).unwrap();
+    assert_eq!(c.packages, vec!["com.a", "com.a.helper"]);
+    assert_eq!(c.owner_package(), Some("com.a"));
+    assert!(c.read_images() && c.read_video());
+    s.update_permissions(
+        "com.a",
+        PermSet::of(&[Permission::AccessMediaLocation]),
+        PermSet::of(&[Permission::ReadMediaImages]),
+    )
+    .unwrap();
+    let c = s.caller(10001).unwrap();
+    assert!(!c.read_images() && c.location());
+    assert!(matches!(
+        s.update_permissions("nope", PermSet::empty(), PermSet::empty()),
+        Err(StoreError::UnknownPackage(_))
+    ));
+}
+
+#[test]
+fn data_version_moves_when_another_connection_commits() {
+    let d = tmpdir("dv");
+    let db = d.join("media.db");
+    let reader = Store::open(&db).unwrap();
+    let writer = Store::open(&db).unwrap();
+    let v0 = reader.data_version().unwrap();
+    assert_eq!(reader.data_version().unwrap(), v0);
+    writer.add_package(&pkg("com.a", 10001, &[])).unwrap();
+    assert_ne!(reader.data_version().unwrap(), v0);
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn grants_follow_renames_and_go_with_uninstall() {
+    let s = Store::open_in_memory().unwrap();
+    s.add_package(&pkg("com.a", 10001, &[])).unwrap();
+    s.add_package(&pkg("com.b", 10002, &[])).unwrap();
+    add(&s, "DCIM/x.jpg", Some("com.a"));
+    add(&s, "Android/media/com.b/y.jpg", Some("com.b"));
+    add(&s, "Download/b.pdf", Some("com.b"));
+    s.grant_file("com.b", &p("dcim/X.JPG"), false).unwrap();
+    let row = s.file(&p("DCIM/x.jpg")).unwrap().unwrap();
+    let b = s.caller(10002).unwrap();
+    assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Read);
+    s.grant_file("com.b", &p("DCIM/x.jpg"), true).unwrap();
+    assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Write);
+    s.rename_file(&p("DCIM/x.jpg"), &p("Pictures/z.jpg")).unwrap();
+    let row2 = s.file(&p("Pictures/z.jpg")).unwrap().unwrap();
+    assert_eq!(row2.id, row.id);
+    assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Write);
+    s.revoke_file("com.b", &p("Pictures/z.jpg")).unwrap();
+    assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::None);
+    s.grant_file("com.b", &p("Pictures/z.jpg"), false).unwrap();
+    s.remove_package("com.b").unwrap();
+    assert!(s.file(&p("Android/media/com.b/y.jpg")).unwrap().is_none());
+    let pdf = s.file(&p("Download/b.pdf")).unwrap().unwrap();
+    assert_eq!(pdf.owner, None);
+    let n: i64 = s
+        .connection()
+        .query_row("SELECT COUNT(*) FROM grants", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn directory_rename_moves_every_row_in_one_transaction() {
+    let s = Store::open_in_memory().unwrap();
+    add(&s, "Pictures/Trip/a.jpg", None);
+    add(&s, "Pictures/Trip/sub/b.jpg", None);
+    add(&s, "Pictures/Tripod.jpg", None);
+    assert_eq!(s.rename_tree(&p("pictures/trip"), &p("DCIM/Holiday")).unwrap(), 2);
+    assert!(s.file(&p("DCIM/Holiday/sub/b.jpg")).unwrap().is_some());
+    assert!(s.file(&p("Pictures/Tripod.jpg")).unwrap().is_some());
+    assert_eq!(s.list_dir(&p("dcim/holiday")).unwrap().len(), 1);
+    assert_eq!(s.list_tree(&p("DCIM")).unwrap().len(), 2);
+}
+
+#[test]
+fn pending_trashed_and_media_type_follow_the_name() {
+    let s = Store::open_in_memory().unwrap();
+    add(&s, "DCIM/.pending-1700000000-a.jpg", Some("com.a"));
+    let r = s.file(&p("DCIM/.pending-1700000000-a.jpg")).unwrap().unwrap();
+    assert!(r.is_pending && !r.is_trashed);
+    s.rename_file(&p("DCIM/.pending-1700000000-a.jpg"), &p("DCIM/a.mp4"))
+        .unwrap();
+    let r = s.file(&p("DCIM/a.mp4")).unwrap().unwrap();
+    assert!(!r.is_pending);
+    assert_eq!(r.mime, "video/mp4");
+}
+
+#[test]
+fn hidden_by_name_dot_dir_and_nomedia() {
+    let s = Store::open_in_memory().unwrap();
+    add(&s, "Pictures/Private/.nomedia", None);
+    add(&s, "Pictures/Private/a.jpg", None);
+    add(&s, "DCIM/Camera/.nomedia", None);
+    add(&s, "DCIM/Camera/b.jpg", None);
+    assert!(s.is_hidden(&p("Pictures/Private/a.jpg")));
+    assert!(s.is_hidden(&p("Pictures/Private/deeper/c.jpg")));
+    assert!(!s.is_hidden(&p("DCIM/Camera/b.jpg")));
+    assert!(s.is_hidden(&p("DCIM/.thumbnails/t.jpg")));
+    assert!(s.is_hidden(&p("DCIM/.secret.jpg")));
+    assert!(!s.is_hidden(&p("DCIM/.pending-12-v.jpg")));
+}
+
+#[test]
+fn reconcile_indexes_refreshes_and_drops() {
+    let d = tmpdir("reconcile");
+    let lower = d.join("lower");
+    fs::create_dir_all(lower.join("DCIM/Camera")).unwrap();
+    fs::create_dir_all(lower.join("Android/media/com.a/Pics")).unwrap();
+    fs::create_dir_all(lower.join("Android/data/com.b/files")).unwrap();
+    fs::write(lower.join("DCIM/Camera/a.jpg"), b"a").unwrap();
+    fs::write(lower.join("DCIM/.trashed-99-old.jpg"), b"t").unwrap();
+    fs::write(lower.join("Android/media/com.a/Pics/m.jpg"), b"m").unwrap();
+    fs::write(lower.join("Android/data/com.b/files/d.bin"), b"d").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", lower.join("DCIM/link.jpg")).unwrap();
+    let s = Store::open(&d.join("media.db")).unwrap();
+    let st = s.reconcile(&lower).unwrap();
+    assert_eq!((st.files, st.added, st.removed), (4, 4, 0));
+    assert_eq!(st.skipped, 1, "the symlink is skipped");
+    assert_eq!(s.file(&p("DCIM/Camera/a.jpg")).unwrap().unwrap().owner, None);
+    assert_eq!(
+        s.file(&p("Android/media/com.a/Pics/m.jpg")).unwrap().unwrap().owner.as_deref(),
+        Some("com.a")
+    );
+    assert_eq!(
+        s.file(&p("Android/data/com.b/files/d.bin")).unwrap().unwrap().owner.as_deref(),
+        Some("com.b")
+    );
+    assert!(s.file(&p("DCIM/.trashed-99-old.jpg")).unwrap().unwrap().is_trashed);
+    // Owners given through the daemon survive a rescan; vanished files lose their rows.
+    s.set_owner(&p("DCIM/Camera/a.jpg"), Some("com.x")).unwrap();
+    fs::remove_file(lower.join("DCIM/.trashed-99-old.jpg")).unwrap();
+    fs::write(lower.join("DCIM/new.mp4"), b"v").unwrap();
+    let st = s.reconcile(&lower).unwrap();
+    assert_eq!((st.files, st.added, st.removed), (4, 1, 1));
+    assert_eq!(
+        s.file(&p("DCIM/Camera/a.jpg")).unwrap().unwrap().owner.as_deref(),
+        Some("com.x")
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
