@@ -4,6 +4,7 @@ mod cli;
 mod control;
 mod facts;
 mod lower;
+mod serve;
 
 use cli::CliError;
 
@@ -30,6 +31,7 @@ fn run(argv: &[String]) -> Result<(), CliError> {
         "scan" => cli::scan::run(rest),
         "explain" => cli::explain::run(rest),
         "ranges" => cli::ranges::run(rest),
+        "serve" => serve::run(rest),
         "help" | "--help" | "-h" => {
             eprintln!("{}", cli::USAGE);
             Ok(())

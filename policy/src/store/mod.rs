@@ -7,7 +7,7 @@ mod packages;
 mod reconcile;
 mod schema;
 
-pub use files::{FileRow, NewFile};
+pub use files::{implied_owner, FileRow, NewFile};
 pub use reconcile::{mtime_ns, ReconcileStats};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

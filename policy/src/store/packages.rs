@@ -147,3 +147,28 @@ impl Store {
         Ok(best)
     }
 }
+
+impl Store {
+    /// Every per-item grant held by any of `caller`'s packages, by file id (one query; grants
+    /// are few, so listings look them up in memory).
+    pub fn grants_of(&self, caller: &Caller) -> Result<std::collections::HashMap<i64, Grant>> {
+        let mut out = std::collections::HashMap::new();
+        if caller.packages.is_empty() {
+            return Ok(out);
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT package, file_id, write FROM grants")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let pkg: String = r.get(0)?;
+            if !caller.owns_package(&pkg) {
+                continue;
+            }
+            let g = if r.get::<_, bool>(2)? { Grant::Write } else { Grant::Read };
+            let e = out.entry(r.get::<_, i64>(1)?).or_insert(Grant::None);
+            *e = (*e).max(g);
+        }
+        Ok(out)
+    }
+}

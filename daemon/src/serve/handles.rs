@@ -1,0 +1,97 @@
+//! Open file and directory handles, and per-inode open state: passthrough is per inode and
+//! exclusive (SPEC §7), so an inode's first open decides its mode until its last close, and
+//! its backing id lives exactly that long.
+
+use fuser::BackingId;
+use mediaprovider_policy::paths::VolPath;
+use mediaprovider_policy::redact::LocationRange;
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleIo {
+    Passthrough,
+    Daemon,
+    Redacted,
+}
+
+pub struct Handle {
+    pub file: File,
+    pub ino: u64,
+    pub path: VolPath,
+    pub writable: bool,
+    /// Created through FUSE by this open (the row is pending until it closes).
+    pub fuse_created: bool,
+    pub io: HandleIo,
+    /// Location ranges for the redacted view.
+    pub ranges: Option<Arc<Vec<LocationRange>>>,
+    /// Keeps the inode's backing id alive until this handle is released.
+    pub backing: Option<Arc<BackingId>>,
+    pub dirty: AtomicBool,
+}
+
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
+/// A listing taken at opendir: stable offsets for the whole handle.
+pub struct DirSnapshot {
+    pub path: VolPath,
+    pub ino: u64,
+    pub parent: u64,
+    pub uid: u32,
+    pub entries: Vec<DirEntry>,
+}
+
+#[derive(Default)]
+struct NodeOpen {
+    count: u32,
+    backing: Option<Arc<BackingId>>,
+}
+
+#[derive(Default)]
+pub struct NodeOpens {
+    map: HashMap<u64, NodeOpen>,
+}
+
+impl NodeOpens {
+    /// May a new open of `ino` use passthrough? Not while it is open daemon-served.
+    pub fn may_passthrough(&self, ino: u64) -> bool {
+        self.map
+            .get(&ino)
+            .is_none_or(|o| o.count == 0 || o.backing.is_some())
+    }
+
+    pub fn backing(&self, ino: u64) -> Option<Arc<BackingId>> {
+        self.map.get(&ino).and_then(|o| o.backing.clone())
+    }
+
+    pub fn opened(&mut self, ino: u64, backing: Option<Arc<BackingId>>) {
+        let o = self.map.entry(ino).or_default();
+        o.count += 1;
+        if o.backing.is_none() {
+            o.backing = backing;
+        }
+    }
+
+    /// Returns true when that was the last open of the inode (its backing id is dropped).
+    pub fn closed(&mut self, ino: u64) -> bool {
+        let Some(o) = self.map.get_mut(&ino) else {
+            return true;
+        };
+        o.count = o.count.saturating_sub(1);
+        if o.count == 0 {
+            self.map.remove(&ino);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn is_open(&self, ino: u64) -> bool {
+        self.map.get(&ino).is_some_and(|o| o.count > 0)
+    }
+}
