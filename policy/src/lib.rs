@@ -6,6 +6,7 @@ pub mod redact;
 pub mod errno;
 pub mod identity;
 pub mod mime;
+pub mod packages_list;
 pub mod paths;
 pub mod rules;
 

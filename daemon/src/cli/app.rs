@@ -219,8 +219,8 @@ fn import_packages_list(argv: &[String]) -> Result<(), CliError> {
     };
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
-    let entries: Vec<PackagesListEntry> = parse_packages_list_stub(&text)
-        .map_err(|e: String| CliError::usage(format!("{file}: {e}")))?;
+    let entries = mediaprovider_policy::packages_list::parse(&text)
+        .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
     let store = open_store(a.require("db")?)?;
     let (mut added, mut existing) = (0, 0);
     for e in entries {
@@ -249,6 +249,3 @@ pub fn notify(store: &Store, req: &Request) -> Result<bool, CliError> {
     };
     control::send(Path::new(&sock), req).map_err(CliError::failed)
 }
-
-struct PackagesListEntry { package: String, uid: u32 }
-fn parse_packages_list_stub(_t: &str) -> Result<Vec<PackagesListEntry>, String> { Err("not yet".into()) }
