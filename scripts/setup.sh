@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_apt=()
-for pkg in pkg-config libsqlite3-dev fuse3 libimage-exiftool-perl ffmpeg checkpolicy secilc setools m4 python3-pip; do
+for pkg in pkg-config libsqlite3-dev fuse3 libimage-exiftool-perl ffmpeg checkpolicy secilc setools m4 policycoreutils blueprint-tools python3-pip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

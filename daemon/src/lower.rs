@@ -67,25 +67,6 @@ pub fn resolve(root: &Path, path: &VolPath) -> io::Result<Option<(PathBuf, Metad
     Ok(Some((cur, md)))
 }
 
-/// Resolves the parent of `path` and returns the lower path `path` would have: the existing
-/// entry's spelling if one matches case-insensitively, else the name as given.
-pub fn resolve_for_create(root: &Path, path: &VolPath) -> io::Result<Option<PathBuf>> {
-    let Some(parent) = path.parent() else {
-        return Ok(Some(root.to_path_buf()));
-    };
-    let Some((dir, md)) = resolve(root, &parent)? else {
-        return Ok(None);
-    };
-    if !md.is_dir() {
-        return Ok(None);
-    }
-    let name = path.file_name();
-    Ok(Some(match find_child(&dir, name)? {
-        Some((actual, _)) => dir.join(actual),
-        None => dir.join(name),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,12 +88,6 @@ mod tests {
         assert!(resolve(&dir, &VolPath::parse("DCIM/escape").unwrap())
             .unwrap()
             .is_none());
-        assert_eq!(
-            resolve_for_create(&dir, &VolPath::parse("dcim/new.jpg").unwrap())
-                .unwrap()
-                .unwrap(),
-            dir.join("DCIM/new.jpg")
-        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,7 +2,7 @@
 //! keeps the store in step. Entitled opens are handed to the kernel with passthrough; a
 //! location-bearing file is served to non-entitled readers through its redacted view.
 
-use super::handles::{DirEntry, DirSnapshot, Handle, HandleIo, NodeOpens};
+use super::handles::{DirEntry, DirSnapshot, Handle, NodeOpens};
 use super::inodes::{Inodes, View, ROOT_INO};
 use super::stats::Stats;
 use crate::facts;
@@ -382,7 +382,6 @@ impl Inner {
         path: &VolPath,
         file: File,
         writable: bool,
-        fuse_created: bool,
         open_backing: impl FnOnce(&File) -> io::Result<BackingId>,
     ) -> (u64, Option<Arc<BackingId>>) {
         let mut opens = lock(&self.opens);
@@ -408,23 +407,16 @@ impl Inner {
         }
         opens.opened(ino, backing.clone());
         drop(opens);
-        let io = if backing.is_some() {
-            HandleIo::Passthrough
-        } else {
-            HandleIo::Daemon
-        };
         let fh = self.new_fh(Handle {
             file,
             ino,
             path: path.clone(),
             writable,
-            fuse_created,
-            io,
             ranges: None,
-            backing: backing.clone(),
+            _backing: backing.clone(),
             dirty: AtomicBool::new(false),
         });
-        if io == HandleIo::Passthrough {
+        if backing.is_some() {
             self.stats.passthrough_opens.fetch_add(1, Ordering::Relaxed);
         }
         (fh, backing)
@@ -988,10 +980,8 @@ impl Filesystem for MediaFs {
                 ino: ino.0,
                 path,
                 writable: false,
-                fuse_created: false,
-                io: HandleIo::Redacted,
                 ranges: Some(Arc::new(ranges)),
-                backing: None,
+                _backing: None,
                 dirty: AtomicBool::new(false),
             });
             self.stats.redacted_opens.fetch_add(1, Ordering::Relaxed);
@@ -1003,7 +993,7 @@ impl Filesystem for MediaFs {
         } else {
             FopenFlags::FOPEN_NOFLUSH
         };
-        let (fh, backing) = self.open_real(ino.0, &path, file, writable, false, |f| {
+        let (fh, backing) = self.open_real(ino.0, &path, file, writable, |f| {
             reply.open_backing(f)
         });
         match backing {
@@ -1040,7 +1030,7 @@ impl Filesystem for MediaFs {
         };
         let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true);
         let attr = attr_from(&md, ino);
-        let (fh, backing) = self.open_real(ino, &path, file, true, true, |f| reply.open_backing(f));
+        let (fh, backing) = self.open_real(ino, &path, file, true, |f| reply.open_backing(f));
         match backing {
             Some(b) => reply.created_passthrough(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty(), &b),
             None => reply.created(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
@@ -1194,7 +1184,6 @@ impl Filesystem for MediaFs {
                     path,
                     ino: ino.0,
                     parent,
-                    uid: req.uid(),
                     entries,
                 }),
             );
@@ -1424,7 +1413,7 @@ impl Inner {
         };
         let ino = lock(&self.inodes).acquire(parent.0, path, false, View::Real, true);
         let attr = attr_from(&md, ino);
-        let (fh, backing) = self.open_real(ino, path, file, true, false, |f| reply.open_backing(f));
+        let (fh, backing) = self.open_real(ino, path, file, true, |f| reply.open_backing(f));
         match backing {
             Some(b) => reply.created_passthrough(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty(), &b),
             None => reply.created(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),

@@ -10,25 +10,15 @@ use std::fs::File;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HandleIo {
-    Passthrough,
-    Daemon,
-    Redacted,
-}
-
 pub struct Handle {
     pub file: File,
     pub ino: u64,
     pub path: VolPath,
     pub writable: bool,
-    /// Created through FUSE by this open (the row is pending until it closes).
-    pub fuse_created: bool,
-    pub io: HandleIo,
     /// Location ranges for the redacted view.
     pub ranges: Option<Arc<Vec<LocationRange>>>,
     /// Keeps the inode's backing id alive until this handle is released.
-    pub backing: Option<Arc<BackingId>>,
+    pub _backing: Option<Arc<BackingId>>,
     pub dirty: AtomicBool,
 }
 
@@ -42,7 +32,6 @@ pub struct DirSnapshot {
     pub path: VolPath,
     pub ino: u64,
     pub parent: u64,
-    pub uid: u32,
     pub entries: Vec<DirEntry>,
 }
 

@@ -184,14 +184,6 @@ impl Inodes {
     pub fn find(&self, parent: u64, name: &str, view: View) -> Option<u64> {
         self.by_name.get(&(parent, fold(name), view)).copied()
     }
-
-    pub fn is_detached(&self, ino: u64) -> bool {
-        self.nodes.get(&ino).is_some_and(|n| n.detached)
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
 }
 
 #[cfg(test)]

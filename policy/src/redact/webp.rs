@@ -1,0 +1,30 @@
+//! WebP (RIFF): `EXIF` and `XMP ` chunks. No checksums, so plain fills are safe.
+
+use super::read::Src;
+use super::{exif, xmp, Out};
+
+/// Chunks walked (animated files have one ANMF per frame).
+const MAX_CHUNKS: u32 = 1 << 20;
+
+pub(crate) fn scan(src: &mut Src, out: &mut Out) {
+    // The RIFF size is not trusted as a bound: a lenient reader may look past it.
+    let end = src.len();
+    let mut i = 12u64;
+    for _ in 0..MAX_CHUNKS {
+        let (Some(typ), Some(n)) = (src.arr::<4>(i), src.u32(i + 4, true)) else {
+            break;
+        };
+        let ds = i + 8;
+        let n = u64::from(n);
+        let de = (ds + n).min(end);
+        match &typ {
+            b"EXIF" => exif::scan_block(src, ds, de, 0, out),
+            b"XMP " => xmp::scan(src, ds, de, out),
+            _ => {}
+        }
+        i = ds + n + (n & 1);
+        if i >= end {
+            break;
+        }
+    }
+}
