@@ -68,7 +68,10 @@ pub fn send(socket: &Path, req: &Request) -> Result<bool, String> {
     } else {
         Err(format!(
             "daemon refused: {}",
-            reply.get("error").and_then(Value::as_str).unwrap_or("unknown")
+            reply
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
         ))
     }
 }
@@ -137,7 +140,13 @@ mod tests {
             })
         });
         assert_eq!(send(&p, &Request::Refresh), Ok(true));
-        assert!(send(&p, &Request::Remove { package: "x".into() }).is_err());
+        assert!(send(
+            &p,
+            &Request::Remove {
+                package: "x".into()
+            }
+        )
+        .is_err());
         let _ = std::fs::remove_file(&p);
     }
 }

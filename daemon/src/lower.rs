@@ -82,9 +82,11 @@ mod tests {
         let (lp, md) = resolve(&dir, &p).unwrap().unwrap();
         assert_eq!(lp, dir.join("DCIM/Camera/A.jpg"));
         assert!(md.is_file());
-        assert!(resolve(&dir, &VolPath::parse("DCIM/escape/passwd").unwrap())
-            .unwrap()
-            .is_none());
+        assert!(
+            resolve(&dir, &VolPath::parse("DCIM/escape/passwd").unwrap())
+                .unwrap()
+                .is_none()
+        );
         assert!(resolve(&dir, &VolPath::parse("DCIM/escape").unwrap())
             .unwrap()
             .is_none());

@@ -147,7 +147,11 @@ const TABLE: &[(&str, &str, MediaType)] = &[
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
         MediaType::Document,
     ),
-    ("odt", "application/vnd.oasis.opendocument.text", MediaType::Document),
+    (
+        "odt",
+        "application/vnd.oasis.opendocument.text",
+        MediaType::Document,
+    ),
     (
         "ods",
         "application/vnd.oasis.opendocument.spreadsheet",

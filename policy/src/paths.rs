@@ -299,8 +299,7 @@ pub fn parse_special_name(name: &str) -> Option<SpecialName> {
     };
     let dash = rest.find('-')?;
     let digits = &rest[..dash];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || dash + 1 >= rest.len()
-    {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || dash + 1 >= rest.len() {
         return None;
     }
     let expires = digits.parse().ok()?;
@@ -393,7 +392,9 @@ mod tests {
         assert!(x.starts_with(&p("dcim/CAMERA")));
         assert!(!p("DCIMX/a").starts_with(&p("DCIM")));
         assert_eq!(
-            x.rebase(&p("dcim/camera"), &p("Pictures/Old")).unwrap().as_str(),
+            x.rebase(&p("dcim/camera"), &p("Pictures/Old"))
+                .unwrap()
+                .as_str(),
             "Pictures/Old/a.jpg"
         );
     }
@@ -440,7 +441,10 @@ mod tests {
         assert!(dir_is_hidden(&p("DCIM/.thumbs"), none));
         assert!(!dir_is_hidden(&p("DCIM/Camera"), none));
         let nomedia_in = |d: &'static str| move |x: &VolPath| x.key() == d;
-        assert!(dir_is_hidden(&p("Pictures/Priv/sub"), nomedia_in("pictures/priv")));
+        assert!(dir_is_hidden(
+            &p("Pictures/Priv/sub"),
+            nomedia_in("pictures/priv")
+        ));
         assert!(!dir_is_hidden(&p("DCIM/Camera"), nomedia_in("dcim/camera")));
         assert!(!dir_is_hidden(&p("Pictures"), nomedia_in("pictures")));
         assert!(!dir_is_hidden(
@@ -451,7 +455,9 @@ mod tests {
 
     #[test]
     fn fat_names() {
-        for bad in ["a<b", "a>b", "a:b", "a\"b", "a\\b", "a|b", "a?b", "a*b", "a\u{1}b"] {
+        for bad in [
+            "a<b", "a>b", "a:b", "a\"b", "a\\b", "a|b", "a?b", "a*b", "a\u{1}b",
+        ] {
             assert!(is_fat_invalid_name(bad), "{bad:?}");
         }
         assert!(!is_fat_invalid_name("ordinary name (1).jpg"));

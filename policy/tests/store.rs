@@ -70,7 +70,9 @@ fn refuses_a_newer_schema_and_rebuilds_a_corrupt_file() {
     let db = d.join("media.db");
     {
         let s = Store::open(&db).unwrap();
-        s.connection().execute_batch("PRAGMA user_version=999").unwrap();
+        s.connection()
+            .execute_batch("PRAGMA user_version=999")
+            .unwrap();
     }
     assert!(matches!(Store::open(&db), Err(StoreError::TooNew(999))));
     let junk = d.join("junk.db");
@@ -94,7 +96,11 @@ fn lookup_is_case_insensitive_and_indexed() {
     add(&s, "dcim/CAMERA/img_1.jpg", Some("com.b"));
     assert_eq!(s.count_files().unwrap(), 1);
     assert_eq!(
-        s.file(&p("DCIM/Camera/IMG_1.JPG")).unwrap().unwrap().owner.as_deref(),
+        s.file(&p("DCIM/Camera/IMG_1.JPG"))
+            .unwrap()
+            .unwrap()
+            .owner
+            .as_deref(),
         Some("com.a")
     );
     // Non-ASCII names fold too.
@@ -108,7 +114,10 @@ fn lookup_is_case_insensitive_and_indexed() {
             |r| r.get(3),
         )
         .unwrap();
-    assert!(plan.contains("INDEX") && plan.contains("path_key=?"), "{plan}");
+    assert!(
+        plan.contains("INDEX") && plan.contains("path_key=?"),
+        "{plan}"
+    );
 }
 
 #[test]
@@ -167,7 +176,8 @@ fn grants_follow_renames_and_go_with_uninstall() {
     assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Read);
     s.grant_file("com.b", &p("DCIM/x.jpg"), true).unwrap();
     assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Write);
-    s.rename_file(&p("DCIM/x.jpg"), &p("Pictures/z.jpg")).unwrap();
+    s.rename_file(&p("DCIM/x.jpg"), &p("Pictures/z.jpg"))
+        .unwrap();
     let row2 = s.file(&p("Pictures/z.jpg")).unwrap().unwrap();
     assert_eq!(row2.id, row.id);
     assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::Write);
@@ -191,7 +201,11 @@ fn directory_rename_moves_every_row_in_one_transaction() {
     add(&s, "Pictures/Trip/a.jpg", None);
     add(&s, "Pictures/Trip/sub/b.jpg", None);
     add(&s, "Pictures/Tripod.jpg", None);
-    assert_eq!(s.rename_tree(&p("pictures/trip"), &p("DCIM/Holiday")).unwrap(), 2);
+    assert_eq!(
+        s.rename_tree(&p("pictures/trip"), &p("DCIM/Holiday"))
+            .unwrap(),
+        2
+    );
     assert!(s.file(&p("DCIM/Holiday/sub/b.jpg")).unwrap().is_some());
     assert!(s.file(&p("Pictures/Tripod.jpg")).unwrap().is_some());
     assert_eq!(s.list_dir(&p("dcim/holiday")).unwrap().len(), 1);
@@ -202,7 +216,10 @@ fn directory_rename_moves_every_row_in_one_transaction() {
 fn pending_trashed_and_media_type_follow_the_name() {
     let s = Store::open_in_memory().unwrap();
     add(&s, "DCIM/.pending-1700000000-a.jpg", Some("com.a"));
-    let r = s.file(&p("DCIM/.pending-1700000000-a.jpg")).unwrap().unwrap();
+    let r = s
+        .file(&p("DCIM/.pending-1700000000-a.jpg"))
+        .unwrap()
+        .unwrap();
     assert!(r.is_pending && !r.is_trashed);
     s.rename_file(&p("DCIM/.pending-1700000000-a.jpg"), &p("DCIM/a.mp4"))
         .unwrap();
@@ -242,16 +259,32 @@ fn reconcile_indexes_refreshes_and_drops() {
     let st = s.reconcile(&lower).unwrap();
     assert_eq!((st.files, st.added, st.removed), (4, 4, 0));
     assert_eq!(st.skipped, 1, "the symlink is skipped");
-    assert_eq!(s.file(&p("DCIM/Camera/a.jpg")).unwrap().unwrap().owner, None);
     assert_eq!(
-        s.file(&p("Android/media/com.a/Pics/m.jpg")).unwrap().unwrap().owner.as_deref(),
+        s.file(&p("DCIM/Camera/a.jpg")).unwrap().unwrap().owner,
+        None
+    );
+    assert_eq!(
+        s.file(&p("Android/media/com.a/Pics/m.jpg"))
+            .unwrap()
+            .unwrap()
+            .owner
+            .as_deref(),
         Some("com.a")
     );
     assert_eq!(
-        s.file(&p("Android/data/com.b/files/d.bin")).unwrap().unwrap().owner.as_deref(),
+        s.file(&p("Android/data/com.b/files/d.bin"))
+            .unwrap()
+            .unwrap()
+            .owner
+            .as_deref(),
         Some("com.b")
     );
-    assert!(s.file(&p("DCIM/.trashed-99-old.jpg")).unwrap().unwrap().is_trashed);
+    assert!(
+        s.file(&p("DCIM/.trashed-99-old.jpg"))
+            .unwrap()
+            .unwrap()
+            .is_trashed
+    );
     // Owners given through the daemon survive a rescan; vanished files lose their rows.
     s.set_owner(&p("DCIM/Camera/a.jpg"), Some("com.x")).unwrap();
     fs::remove_file(lower.join("DCIM/.trashed-99-old.jpg")).unwrap();
@@ -259,7 +292,11 @@ fn reconcile_indexes_refreshes_and_drops() {
     let st = s.reconcile(&lower).unwrap();
     assert_eq!((st.files, st.added, st.removed), (4, 1, 1));
     assert_eq!(
-        s.file(&p("DCIM/Camera/a.jpg")).unwrap().unwrap().owner.as_deref(),
+        s.file(&p("DCIM/Camera/a.jpg"))
+            .unwrap()
+            .unwrap()
+            .owner
+            .as_deref(),
         Some("com.x")
     );
     fs::remove_dir_all(&d).unwrap();

@@ -4,7 +4,9 @@
 use super::{args, open_store, print_json, CliError};
 use crate::control::{self, Request};
 use crate::lower;
-use mediaprovider_policy::identity::{app_id, Package, PermSet, Permission, AID_APP_START, DEFAULT_TARGET_SDK};
+use mediaprovider_policy::identity::{
+    app_id, Package, PermSet, Permission, AID_APP_START, DEFAULT_TARGET_SDK,
+};
 use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::store::{Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT};
 use serde_json::json;
@@ -23,7 +25,9 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         "remove" => remove(rest),
         "list" => list(rest),
         "import-packages-list" => import_packages_list(rest),
-        other => Err(CliError::usage(format!("app: unknown subcommand '{other}'"))),
+        other => Err(CliError::usage(format!(
+            "app: unknown subcommand '{other}'"
+        ))),
     }
 }
 
@@ -55,11 +59,17 @@ fn valid_package_name(name: &str) -> bool {
 }
 
 fn add(argv: &[String]) -> Result<(), CliError> {
-    let a = args::parse(argv, &["db", "package", "uid", "target-sdk", "grant"], &["legacy"])?;
+    let a = args::parse(
+        argv,
+        &["db", "package", "uid", "target-sdk", "grant"],
+        &["legacy"],
+    )?;
     a.no_positionals()?;
     let name = a.require("package")?;
     if !valid_package_name(name) {
-        return Err(CliError::usage(format!("--package: '{name}' is not a valid package name")));
+        return Err(CliError::usage(format!(
+            "--package: '{name}' is not a valid package name"
+        )));
     }
     let uid: u32 = a
         .number("uid")?
@@ -144,7 +154,9 @@ fn grant_file(argv: &[String], grant: bool) -> Result<(), CliError> {
         done.push(path.to_string());
     }
     notify(&store, &Request::Refresh)?;
-    print_json(&json!({"package": name, "paths": done, "granted": grant, "write": grant && a.has("write")}));
+    print_json(
+        &json!({"package": name, "paths": done, "granted": grant, "write": grant && a.has("write")}),
+    );
     Ok(())
 }
 
@@ -215,10 +227,12 @@ fn list(argv: &[String]) -> Result<(), CliError> {
 fn import_packages_list(argv: &[String]) -> Result<(), CliError> {
     let a = args::parse(argv, &["db"], &[])?;
     let [file] = a.positional.as_slice() else {
-        return Err(CliError::usage("import-packages-list needs exactly one FILE"));
+        return Err(CliError::usage(
+            "import-packages-list needs exactly one FILE",
+        ));
     };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::usage(format!("{file}: {e}")))?;
     let entries = mediaprovider_policy::packages_list::parse(&text)
         .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
     let store = open_store(a.require("db")?)?;

@@ -106,7 +106,15 @@ mod tests {
     #[test]
     fn parses_flags_switches_and_positionals() {
         let a = parse(
-            &v(&["--db", "x.db", "--grant", "A", "--grant=B", "--legacy", "p1"]),
+            &v(&[
+                "--db",
+                "x.db",
+                "--grant",
+                "A",
+                "--grant=B",
+                "--legacy",
+                "p1",
+            ]),
             &["db", "grant"],
             &["legacy"],
         )

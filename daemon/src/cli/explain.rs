@@ -21,7 +21,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         .number("uid")?
         .ok_or_else(|| CliError::usage("missing --uid"))?;
     let op_name = a.require("op")?;
-    let op = Op::parse(op_name).ok_or_else(|| CliError::usage(format!("--op: unknown operation '{op_name}'")))?;
+    let op = Op::parse(op_name)
+        .ok_or_else(|| CliError::usage(format!("--op: unknown operation '{op_name}'")))?;
     let (path, new_path) = match (op, a.positional.as_slice()) {
         (Op::Rename, [p, n]) => (p, Some(n)),
         (Op::Rename, _) => return Err(CliError::usage("rename needs PATH and NEWPATH")),
@@ -29,7 +30,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         _ => return Err(CliError::usage("explain needs exactly one PATH")),
     };
     let store = open_store(a.require("db")?)?;
-    let out = explain(&store, lower_root, uid, op, path, new_path.map(|s| s.as_str()))?;
+    let out = explain(
+        &store,
+        lower_root,
+        uid,
+        op,
+        path,
+        new_path.map(|s| s.as_str()),
+    )?;
     print_json(&out);
     Ok(())
 }
@@ -81,7 +89,10 @@ pub fn explain(
             let mut v = Vec::new();
             for row in store.list_tree(&path)? {
                 let hidden = store.dir_hidden(&row.path.parent().unwrap_or_default());
-                v.push((row.path.clone(), store.facts_for_row(&caller, &row, hidden)?));
+                v.push((
+                    row.path.clone(),
+                    store.facts_for_row(&caller, &row, hidden)?,
+                ));
             }
             v
         } else {
@@ -89,8 +100,14 @@ pub fn explain(
         };
         rules::rename(
             &caller,
-            Target { path: &path, facts: &f },
-            Target { path: &new_path, facts: &nf },
+            Target {
+                path: &path,
+                facts: &f,
+            },
+            Target {
+                path: &new_path,
+                facts: &nf,
+            },
             0,
             &contents,
         )
@@ -104,7 +121,14 @@ pub fn explain(
             d
         }
     } else {
-        rules::decide(&caller, op, Target { path: &path, facts: &f })
+        rules::decide(
+            &caller,
+            op,
+            Target {
+                path: &path,
+                facts: &f,
+            },
+        )
     };
     let mut ranges = Vec::new();
     if decision.io == Some(Io::Redacted) {

@@ -43,9 +43,9 @@ impl fmt::Display for CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::UnknownPackage(_) | StoreError::PackageExists(_) | StoreError::BadUid(_) => {
-                CliError::usage(e.to_string())
-            }
+            StoreError::UnknownPackage(_)
+            | StoreError::PackageExists(_)
+            | StoreError::BadUid(_) => CliError::usage(e.to_string()),
             other => CliError::failed(other.to_string()),
         }
     }

@@ -10,8 +10,8 @@ use crate::lower;
 use fuser::{
     AccessFlags, BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
-    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use mediaprovider_policy::identity::Caller;
 use mediaprovider_policy::paths::{eq_fold, VolPath};
@@ -245,10 +245,9 @@ impl Inner {
                 .map_err(|e| errno_of(&e));
         };
         match lower::find_child(&self.lower_path(&parent), path.file_name()) {
-            Ok(Some((actual, md))) => Ok(Some((
-                parent.join(&actual).map_err(|_| Errno::EINVAL)?,
-                md,
-            ))),
+            Ok(Some((actual, md))) => {
+                Ok(Some((parent.join(&actual).map_err(|_| Errno::EINVAL)?, md)))
+            }
             Ok(None) => Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -549,7 +548,13 @@ impl Inner {
             Some((_, md)) => self.facts(&caller, &path, Some(md))?,
             None => FileFacts::absent(),
         };
-        Self::deny(&rules::create(&caller, Target { path: &path, facts: &facts }))?;
+        Self::deny(&rules::create(
+            &caller,
+            Target {
+                path: &path,
+                facts: &facts,
+            },
+        ))?;
         let lp = self.lower_path(&path);
         let owner = caller.owner_package().map(str::to_string);
         // Record first (pending, owned by the caller), then create; undo the row on failure.
@@ -689,7 +694,13 @@ impl Filesystem for MediaFs {
                 let caller = self.caller(req.uid())?;
                 let md = fs::symlink_metadata(&lp).map_err(|e| errno_of(&e))?;
                 let f = self.facts(&caller, &path, Some(&md))?;
-                Inner::deny(&rules::setattr(&caller, Target { path: &path, facts: &f }))?;
+                Inner::deny(&rules::setattr(
+                    &caller,
+                    Target {
+                        path: &path,
+                        facts: &f,
+                    },
+                ))?;
             }
             if let Some(size) = size {
                 if is_dir {
@@ -764,7 +775,13 @@ impl Filesystem for MediaFs {
             } else {
                 FileFacts::absent()
             };
-            Inner::deny(&rules::mkdir(&caller, Target { path: &path, facts: &facts }))?;
+            Inner::deny(&rules::mkdir(
+                &caller,
+                Target {
+                    path: &path,
+                    facts: &facts,
+                },
+            ))?;
             let lp = self.lower_path(&path);
             fs::DirBuilder::new()
                 .mode(DIR_MODE)
@@ -790,7 +807,13 @@ impl Filesystem for MediaFs {
                 return Err(Errno::EISDIR);
             }
             let f = self.facts(&caller, &actual, Some(&md))?;
-            Inner::deny(&rules::unlink(&caller, Target { path: &actual, facts: &f }))?;
+            Inner::deny(&rules::unlink(
+                &caller,
+                Target {
+                    path: &actual,
+                    facts: &f,
+                },
+            ))?;
             fs::remove_file(self.lower_path(&actual)).map_err(|e| errno_of(&e))?;
             let _ = lock(&self.store).delete_file(&actual);
             lock(&self.inodes).detach_name(parent.0, actual.file_name());
@@ -890,15 +913,25 @@ impl Filesystem for MediaFs {
             };
             let d = rules::rename(
                 &caller,
-                Target { path: &old_actual, facts: &of },
-                Target { path: &new_actual, facts: &nf },
+                Target {
+                    path: &old_actual,
+                    facts: &of,
+                },
+                Target {
+                    path: &new_actual,
+                    facts: &nf,
+                },
                 flags,
                 &contents,
             );
             Inner::deny(&d)?;
             if let Some(md) = &new_md {
                 if md.is_dir() != old_md.is_dir() {
-                    return Err(if md.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
+                    return Err(if md.is_dir() {
+                        Errno::EISDIR
+                    } else {
+                        Errno::ENOTDIR
+                    });
                 }
             }
             renameat2(
@@ -939,7 +972,10 @@ impl Filesystem for MediaFs {
             let lp = self.lower_path(&path);
             let md = fs::symlink_metadata(&lp).map_err(|e| errno_of(&e))?;
             let f = self.facts(&caller, &path, Some(&md))?;
-            let t = Target { path: &path, facts: &f };
+            let t = Target {
+                path: &path,
+                facts: &f,
+            };
             let d = if writable {
                 rules::open_write(&caller, t)
             } else {
@@ -993,9 +1029,7 @@ impl Filesystem for MediaFs {
         } else {
             FopenFlags::FOPEN_NOFLUSH
         };
-        let (fh, backing) = self.open_real(ino.0, &path, file, writable, |f| {
-            reply.open_backing(f)
-        });
+        let (fh, backing) = self.open_real(ino.0, &path, file, writable, |f| reply.open_backing(f));
         match backing {
             Some(b) => reply.opened_passthrough(FileHandle(fh), flush, &b),
             None => reply.opened(FileHandle(fh), flush),
@@ -1032,8 +1066,21 @@ impl Filesystem for MediaFs {
         let attr = attr_from(&md, ino);
         let (fh, backing) = self.open_real(ino, &path, file, true, |f| reply.open_backing(f));
         match backing {
-            Some(b) => reply.created_passthrough(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty(), &b),
-            None => reply.created(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Some(b) => reply.created_passthrough(
+                &NO_TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+                &b,
+            ),
+            None => reply.created(
+                &NO_TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
         }
     }
 
@@ -1145,7 +1192,14 @@ impl Filesystem for MediaFs {
         reply.ok();
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         match self.handle(fh) {
             Ok(h) => {
                 let r = if datasync {
@@ -1175,7 +1229,10 @@ impl Filesystem for MediaFs {
             let parent = if ino.0 == ROOT_INO {
                 ROOT_INO
             } else {
-                lock(&self.inodes).get(ino.0).map(|n| n.parent).unwrap_or(ROOT_INO)
+                lock(&self.inodes)
+                    .get(ino.0)
+                    .map(|n| n.parent)
+                    .unwrap_or(ROOT_INO)
             };
             let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
             lock(&self.dirs).insert(
@@ -1195,7 +1252,14 @@ impl Filesystem for MediaFs {
         }
     }
 
-    fn readdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
         let Some(snap) = lock(&self.dirs).get(&fh.0).cloned() else {
             return reply.error(Errno::EBADF);
         };
@@ -1207,7 +1271,11 @@ impl Filesystem for MediaFs {
                 _ => {
                     let e = &snap.entries[i - 2];
                     // d_ino is informational; the kernel looks the name up before use.
-                    let kind = if e.is_dir { FileType::Directory } else { FileType::RegularFile };
+                    let kind = if e.is_dir {
+                        FileType::Directory
+                    } else {
+                        FileType::RegularFile
+                    };
                     (u64::MAX >> 1, kind, e.name.as_str())
                 }
             };
@@ -1243,7 +1311,14 @@ impl Filesystem for MediaFs {
                 let md = fs::symlink_metadata(self.lower_path(&snap.path));
                 let Ok(md) = md else { break };
                 let name = if i == 0 { "." } else { ".." };
-                if reply.add(INodeNo(ino), (i + 1) as u64, name, &NO_TTL, &attr_from(&md, ino), Generation(0)) {
+                if reply.add(
+                    INodeNo(ino),
+                    (i + 1) as u64,
+                    name,
+                    &NO_TTL,
+                    &attr_from(&md, ino),
+                    Generation(0),
+                ) {
                     break;
                 }
                 i += 1;
@@ -1261,7 +1336,14 @@ impl Filesystem for MediaFs {
             };
             match self.entry(&caller, snap.ino, &path, &md, &e.name) {
                 Ok((attr, ttl)) => {
-                    if reply.add(attr.ino, (i + 1) as u64, &e.name, &ttl, &attr, Generation(0)) {
+                    if reply.add(
+                        attr.ino,
+                        (i + 1) as u64,
+                        &e.name,
+                        &ttl,
+                        &attr,
+                        Generation(0),
+                    ) {
                         // Not sent: undo the lookup count the entry took.
                         let held = lock(&self.opens).is_open(attr.ino.0);
                         lock(&self.inodes).forget(attr.ino.0, 1, held);
@@ -1275,12 +1357,26 @@ impl Filesystem for MediaFs {
         reply.ok();
     }
 
-    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
         lock(&self.dirs).remove(&fh.0);
         reply.ok();
     }
 
-    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         reply.ok();
     }
 
@@ -1300,7 +1396,14 @@ impl Filesystem for MediaFs {
         }
     }
 
-    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
         // ENOSYS once makes the kernel stop asking: no GETXATTR per write (SPEC §7).
         reply.error(Errno::ENOSYS);
     }
@@ -1327,7 +1430,10 @@ impl Filesystem for MediaFs {
             } else {
                 self.facts(&caller, &path, Some(&md))?
             };
-            let t = Target { path: &path, facts: &f };
+            let t = Target {
+                path: &path,
+                facts: &f,
+            };
             if mask & libc::R_OK != 0 {
                 Inner::deny(&rules::access_read(&caller, t))?;
             }
@@ -1359,7 +1465,12 @@ impl Filesystem for MediaFs {
         };
         // SAFETY: plain syscall on an fd we own for the duration of the call.
         let rc = unsafe {
-            libc::fallocate(h.file.as_raw_fd(), mode, offset as libc::off_t, length as libc::off_t)
+            libc::fallocate(
+                h.file.as_raw_fd(),
+                mode,
+                offset as libc::off_t,
+                length as libc::off_t,
+            )
         };
         if rc == 0 {
             h.dirty.store(true, Ordering::Relaxed);
@@ -1369,7 +1480,15 @@ impl Filesystem for MediaFs {
         }
     }
 
-    fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
         let h = match self.handle(fh) {
             Ok(h) => h,
             Err(e) => return reply.error(e),
@@ -1415,8 +1534,21 @@ impl Inner {
         let attr = attr_from(&md, ino);
         let (fh, backing) = self.open_real(ino, path, file, true, |f| reply.open_backing(f));
         match backing {
-            Some(b) => reply.created_passthrough(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty(), &b),
-            None => reply.created(&NO_TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Some(b) => reply.created_passthrough(
+                &NO_TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+                &b,
+            ),
+            None => reply.created(
+                &NO_TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
         }
     }
 }
@@ -1431,11 +1563,19 @@ fn redact_in_place(ranges: &[LocationRange], offset: u64, data: &mut [u8]) {
 fn renameat2(old: &Path, new: &Path, flags: u32) -> io::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let o = CString::new(old.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let n = CString::new(new.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let o = CString::new(old.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let n = CString::new(new.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
     let rc = unsafe {
-        libc::renameat2(libc::AT_FDCWD, o.as_ptr(), libc::AT_FDCWD, n.as_ptr(), flags)
+        libc::renameat2(
+            libc::AT_FDCWD,
+            o.as_ptr(),
+            libc::AT_FDCWD,
+            n.as_ptr(),
+            flags,
+        )
     };
     if rc == 0 {
         Ok(())
@@ -1448,17 +1588,34 @@ fn set_times(path: &Path, atime: Option<TimeOrNow>, mtime: Option<TimeOrNow>) ->
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let ts = |t: Option<TimeOrNow>| match t {
-        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        Some(TimeOrNow::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        Some(TimeOrNow::Now) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
         Some(TimeOrNow::SpecificTime(st)) => {
             let d = st.duration_since(UNIX_EPOCH).unwrap_or_default();
-            libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
+            libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            }
         }
     };
     let times = [ts(atime), ts(mtime)];
-    let p = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: valid path and a two-element timespec array, as utimensat requires.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, p.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {

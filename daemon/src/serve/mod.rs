@@ -88,7 +88,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     // Signals are taken by one thread with sigwait: block them before any thread starts.
     let mut sigs = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1, Signal::SIGHUP] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGUSR1,
+        Signal::SIGHUP,
+    ] {
         sigs.add(s);
     }
     sigs.thread_block()

@@ -28,6 +28,8 @@ pub struct FileRow {
 
 const ROW_COLUMNS: &str = "id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location";
+const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
+     is_trashed, fuse_pending, location FROM files WHERE path_key=?1";
 
 fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
@@ -74,14 +76,9 @@ fn parent_key(path: &VolPath) -> String {
 
 impl Store {
     pub fn file(&self, path: &VolPath) -> Result<Option<FileRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {ROW_COLUMNS} FROM files WHERE path_key=?1"),
-                [path.key()],
-                row_from,
-            )
-            .optional()?)
+        Ok(self.with_stmt(FILE_BY_KEY, |st| {
+            st.query_row([path.key()], row_from).optional()
+        })?)
     }
 
     pub(super) fn require_file_id(&self, path: &VolPath) -> Result<i64> {
@@ -135,9 +132,8 @@ impl Store {
                 expires
             ],
         )?;
-        self.file(f.path)?.ok_or_else(|| {
-            StoreError::Io(std::io::Error::other("row vanished right after insert"))
-        })
+        self.file(f.path)?
+            .ok_or_else(|| StoreError::Io(std::io::Error::other("row vanished right after insert")))
     }
 
     /// After a write handle is closed: new size/mtime, pending cleared, location re-derived.
@@ -232,9 +228,8 @@ impl Store {
         };
         let mut n = 0;
         {
-            let mut up = tx.prepare(
-                "UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1",
-            )?;
+            let mut up =
+                tx.prepare("UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1")?;
             let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
             for (id, path) in rows {
                 let Ok(p) = VolPath::parse(&path) else {
@@ -284,12 +279,10 @@ impl Store {
         } else {
             format!("{}/.nomedia", dir.key())
         };
-        self.conn
-            .query_row("SELECT 1 FROM files WHERE path_key=?1", [key], |_| Ok(()))
-            .optional()
-            .ok()
-            .flatten()
-            .is_some()
+        self.with_stmt("SELECT 1 FROM files WHERE path_key=?1", |st| {
+            st.exists([key])
+        })
+        .unwrap_or(false)
     }
 
     /// Hidden media (SPEC §5.2): a dot-name, or inside a hidden directory.
@@ -302,7 +295,12 @@ impl Store {
     }
 
     /// Facts for one existing file row, as `caller` sees it.
-    pub fn facts_for_row(&self, caller: &Caller, row: &FileRow, dir_hidden: bool) -> Result<FileFacts> {
+    pub fn facts_for_row(
+        &self,
+        caller: &Caller,
+        row: &FileRow,
+        dir_hidden: bool,
+    ) -> Result<FileFacts> {
         Ok(FileFacts {
             exists: true,
             is_dir: false,
@@ -321,7 +319,13 @@ impl Store {
 
     /// Facts for `path`: from its row if it has one; `exists`/`is_dir` come from the caller,
     /// who knows the lower tree.
-    pub fn facts(&self, caller: &Caller, path: &VolPath, exists: bool, is_dir: bool) -> Result<FileFacts> {
+    pub fn facts(
+        &self,
+        caller: &Caller,
+        path: &VolPath,
+        exists: bool,
+        is_dir: bool,
+    ) -> Result<FileFacts> {
         if is_dir {
             return Ok(FileFacts {
                 exists,

@@ -10,7 +10,9 @@ mod schema;
 pub use files::{implied_owner, FileRow, NewFile};
 pub use reconcile::{mtime_ns, ReconcileStats};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,11 +76,18 @@ pub const SETTING_LOWER: &str = "lower_root";
 pub const SETTING_MOUNT: &str = "mount_point";
 pub const SETTING_CONTROL: &str = "control_socket";
 
-/// One connection to the store. Not `Sync`: the daemon gives each thread its own or locks.
+/// One connection to the store. Not `Sync`: the daemon locks it (or gives each thread its own).
 pub struct Store {
-    conn: Connection,
+    // Declared before `conn` so cached statements are finalized before the connection closes.
+    stmts: RefCell<HashMap<&'static str, Statement<'static>>>,
+    conn: Box<Connection>,
     path: PathBuf,
 }
+
+// SAFETY: a Store moves between threads as a whole: its cached statements only refer to its own
+// boxed connection (stable address), and rusqlite connections are `Send` (SQLite opened in
+// multi-thread mode). `Store` stays `!Sync`, so no two threads use the statements at once.
+unsafe impl Send for Store {}
 
 impl Store {
     /// Opens (creating if needed) and migrates the store at `path`.
@@ -104,7 +113,8 @@ impl Store {
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         schema::migrate(&conn)?;
         Ok(Store {
-            conn,
+            stmts: RefCell::new(HashMap::new()),
+            conn: Box::new(conn),
             path: path.to_path_buf(),
         })
     }
@@ -147,15 +157,15 @@ impl Store {
     /// Changes whenever another connection commits: a cheap "did anything change" probe for
     /// caches in long-running readers (`PRAGMA data_version`).
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        Ok(self.with_stmt("PRAGMA data_version", |st| st.query_row([], |r| r.get(0)))?)
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM settings WHERE key=?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key=?1", [key], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -168,8 +178,34 @@ impl Store {
     }
 
     pub fn clear_setting(&self, key: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM settings WHERE key=?1", [key])?;
+        self.conn
+            .execute("DELETE FROM settings WHERE key=?1", [key])?;
         Ok(())
+    }
+
+    /// Runs `f` with the prepared statement for `sql`, preparing it once per connection (AOSP's
+    /// rusqlite is built without the `cache` feature, and preparing costs more than running a
+    /// point query). The statement is taken out of the cache while in use, so nested calls with
+    /// other statements are fine.
+    pub(crate) fn with_stmt<T>(
+        &self,
+        sql: &'static str,
+        f: impl FnOnce(&mut Statement<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let cached = self.stmts.borrow_mut().remove(sql);
+        let mut stmt = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.conn.prepare(sql)?;
+                // SAFETY: the statement borrows `*self.conn`, which is boxed (its address never
+                // changes) and outlives every cached statement (field order above, and entries
+                // are dropped with `self`).
+                unsafe { std::mem::transmute::<Statement<'_>, Statement<'static>>(s) }
+            }
+        };
+        let r = f(&mut stmt);
+        self.stmts.borrow_mut().insert(sql, stmt);
+        r
     }
 
     /// Raw connection, for the daemon's own prepared statements.

@@ -59,11 +59,10 @@ impl Store {
 
     /// Packages of one uid, first-registered first.
     pub fn packages_for_uid(&self, uid: Uid) -> Result<Vec<Package>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE uid=?1 ORDER BY seq"
-        ))?;
-        let rows = st.query_map([uid], package_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(self.with_stmt(
+            "SELECT name, uid, target_sdk, legacy, perms FROM packages WHERE uid=?1 ORDER BY seq",
+            |st| st.query_map([uid], package_from_row)?.collect(),
+        )?)
     }
 
     /// The policy identity of `uid` as the store knows it now.
@@ -132,19 +131,20 @@ impl Store {
         if caller.packages.is_empty() {
             return Ok(Grant::None);
         }
-        let mut st = self
-            .conn
-            .prepare("SELECT package, write FROM grants WHERE file_id=?1")?;
-        let mut rows = st.query([file_id])?;
-        let mut best = Grant::None;
-        while let Some(r) = rows.next()? {
-            let pkg: String = r.get(0)?;
-            let write: bool = r.get(1)?;
-            if caller.owns_package(&pkg) {
-                best = best.max(if write { Grant::Write } else { Grant::Read });
-            }
-        }
-        Ok(best)
+        Ok(
+            self.with_stmt("SELECT package, write FROM grants WHERE file_id=?1", |st| {
+                let mut rows = st.query([file_id])?;
+                let mut best = Grant::None;
+                while let Some(r) = rows.next()? {
+                    let pkg: String = r.get(0)?;
+                    let write: bool = r.get(1)?;
+                    if caller.owns_package(&pkg) {
+                        best = best.max(if write { Grant::Write } else { Grant::Read });
+                    }
+                }
+                Ok(best)
+            })?,
+        )
     }
 }
 
@@ -165,7 +165,11 @@ impl Store {
             if !caller.owns_package(&pkg) {
                 continue;
             }
-            let g = if r.get::<_, bool>(2)? { Grant::Write } else { Grant::Read };
+            let g = if r.get::<_, bool>(2)? {
+                Grant::Write
+            } else {
+                Grant::Read
+            };
             let e = out.entry(r.get::<_, i64>(1)?).or_insert(Grant::None);
             *e = (*e).max(g);
         }

@@ -91,8 +91,12 @@ impl Store {
                     let (mime, media) = classify_name(name);
                     let special = parse_special_name(name);
                     let (pending, trashed, expires) = match special {
-                        Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
-                        Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
+                        Some(SpecialName::Pending { expires }) => {
+                            (true, false, Some(expires as i64))
+                        }
+                        Some(SpecialName::Trashed { expires }) => {
+                            (false, true, Some(expires as i64))
+                        }
                         None => (false, false, None),
                     };
                     upsert.execute(params![

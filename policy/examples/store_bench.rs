@@ -1,0 +1,119 @@
+//! Store benchmark (SPEC §10): reconcile of a generated tree and the cost of one policy
+//! decision including the store lookup.
+//!
+//!   cargo run --release -p mediaprovider_policy --example store_bench -- [FILES] [WORKDIR]
+
+use mediaprovider_policy::identity::{Package, PermSet, Permission};
+use mediaprovider_policy::paths::VolPath;
+use mediaprovider_policy::rules::{self, Target};
+use mediaprovider_policy::store::Store;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let files: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let work = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("mpd-store-bench"));
+    let _ = std::fs::remove_dir_all(&work);
+    let lower = work.join("lower");
+    let per_dir = 1000;
+    let exts = ["jpg", "mp4", "mp3", "pdf", "png"];
+    let t = Instant::now();
+    for i in 0..files {
+        let dir = lower.join(format!("DCIM/d{:04}", i / per_dir));
+        if i % per_dir == 0 {
+            std::fs::create_dir_all(&dir)?;
+        }
+        std::fs::write(dir.join(format!("f{i}.{}", exts[i % exts.len()])), b"x")?;
+    }
+    eprintln!(
+        "generated {files} files in {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let store = Store::open(&work.join("media.db"))?;
+    let t = Instant::now();
+    let s = store.reconcile(&lower)?;
+    let secs = t.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let s2 = store.reconcile(&lower)?;
+    let secs2 = t2.elapsed().as_secs_f64();
+
+    store.add_package(&Package {
+        name: "com.bench".into(),
+        uid: 10500,
+        target_sdk: 34,
+        legacy: false,
+        perms: PermSet::of(&[Permission::ReadMediaImages]),
+    })?;
+    let caller = store.caller(10500)?;
+    let paths: Vec<VolPath> = (0..files)
+        .step_by((files / 10_000).max(1))
+        .map(|i| {
+            VolPath::parse(&format!(
+                "DCIM/d{:04}/f{i}.{}",
+                i / per_dir,
+                exts[i % exts.len()]
+            ))
+        })
+        .collect::<Result<_, _>>()?;
+    let rounds = 10;
+    let t = Instant::now();
+    let mut allowed = 0usize;
+    for _ in 0..rounds {
+        for p in &paths {
+            let f = store.facts(&caller, p, true, false)?;
+            if rules::open_read(&caller, Target { path: p, facts: &f }).allowed() {
+                allowed += 1;
+            }
+        }
+    }
+    let n = rounds * paths.len();
+    let t3 = Instant::now();
+    for p in &paths {
+        let _ = store.file(p)?;
+    }
+    eprintln!(
+        "file(): {:.2}us",
+        t3.elapsed().as_secs_f64() / paths.len() as f64 * 1e6
+    );
+    let t3 = Instant::now();
+    for p in &paths {
+        let _ = store.dir_hidden(&p.parent().unwrap_or_default());
+    }
+    eprintln!(
+        "dir_hidden(): {:.2}us",
+        t3.elapsed().as_secs_f64() / paths.len() as f64 * 1e6
+    );
+    let t3 = Instant::now();
+    for _ in &paths {
+        let _ = store.grant_for(&caller, 5)?;
+    }
+    eprintln!(
+        "grant_for(): {:.2}us",
+        t3.elapsed().as_secs_f64() / paths.len() as f64 * 1e6
+    );
+    let per_decision = t.elapsed().as_secs_f64() / n as f64 * 1e6;
+    println!(
+        "{}",
+        serde_json::json!({
+            "files": s.files,
+            "reconcile_first_s": (secs * 1000.0).round() / 1000.0,
+            "reconcile_first_files_per_s": (s.files as f64 / secs).round(),
+            "reconcile_again_s": (secs2 * 1000.0).round() / 1000.0,
+            "reconcile_again_files_per_s": (s2.files as f64 / secs2).round(),
+            "decisions": n,
+            "decision_us": (per_decision * 100.0).round() / 100.0,
+            "allowed": allowed,
+        })
+    );
+    std::fs::remove_dir_all(&work)?;
+    Ok(())
+}
