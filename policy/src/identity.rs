@@ -232,10 +232,10 @@ impl Caller {
     pub fn is_legacy(&self) -> bool {
         self.kind == CallerKind::App && self.legacy_flag && self.target_sdk <= 29
     }
+    /// Legacy + READ_EXTERNAL_STORAGE. WRITE_EXTERNAL_STORAGE alone does not imply it (CTS
+    /// `LegacyStorageTest#testMkdirInRandomPlaces_hasW`: no listing without READ).
     pub fn legacy_read(&self) -> bool {
-        self.is_legacy()
-            && (self.perms.has(Permission::ReadExternalStorage)
-                || self.perms.has(Permission::WriteExternalStorage))
+        self.is_legacy() && self.perms.has(Permission::ReadExternalStorage)
     }
     pub fn legacy_write(&self) -> bool {
         self.is_legacy() && self.perms.has(Permission::WriteExternalStorage)

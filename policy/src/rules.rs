@@ -3,7 +3,7 @@
 //! name of the rule that decided. Pure: the caller supplies everything known about the file.
 
 use crate::errno::Errno;
-use crate::identity::Caller;
+use crate::identity::{Caller, CallerKind};
 use crate::mime::{media_type_of, MediaType};
 use crate::paths::{
     is_fat_invalid_name, parse_special_name, AppArea, PathInfo, SpecialName, VolPath,
@@ -186,6 +186,22 @@ pub struct Target<'a> {
     pub facts: &'a FileFacts,
 }
 
+impl Target<'_> {
+    /// Media type of the row; a name the store has no row for is typed by its extension.
+    fn media(&self) -> MediaType {
+        self.facts
+            .media_type
+            .unwrap_or_else(|| media_type_of(self.path.file_name()))
+    }
+
+    fn owned_by(&self, caller: &Caller) -> bool {
+        self.facts
+            .owner
+            .as_deref()
+            .is_some_and(|o| caller.owns_package(o))
+    }
+}
+
 // ---- shared gates ----------------------------------------------------------------------------
 
 /// Where a caller stands relative to an app-specific area of a path.
@@ -193,9 +209,9 @@ pub struct Target<'a> {
 enum AppDirAccess {
     /// Not in `Android/{data,obb,media}/<pkg>`.
     NotAppDir,
-    /// The caller's own `Android/{data,obb,media}/<pkg>`: full access, no DB checks.
+    /// The caller's own `Android/{data,obb,media}/<pkg>`, or a uid below 10000: no confinement.
     Own,
-    /// Another app's `Android/obb/<pkg>` opened by an installer.
+    /// Another app's `Android/obb/<pkg>`, reached by an installer.
     InstallerObb,
     /// Another app's `Android/media/<pkg>`: shared storage.
     OtherMedia,
@@ -219,66 +235,91 @@ fn app_dir_access(caller: &Caller, info: &PathInfo) -> AppDirAccess {
     }
 }
 
-/// Scoped read access to an existing file owned by someone else (SPEC §5.2); `None` = allowed.
-fn scoped_read_denial(caller: &Caller, path: &VolPath, f: &FileFacts) -> Option<&'static str> {
-    let owner = f.owner.as_deref().is_some_and(|o| caller.owns_package(o));
-    let media = f.media_type.unwrap_or(MediaType::None);
-    if owner || f.grant != Grant::None {
-        return None;
-    }
-    // Pending/trashed names: owner, MES and the gallery role for image/video only (§5.7).
-    match parse_special_name(path.file_name()) {
-        Some(SpecialName::Pending { .. }) => return Some("pending-owner-only"),
-        Some(SpecialName::Trashed { .. }) => return Some("trashed-owner-only"),
-        None => {}
-    }
-    let permitted = match media {
-        MediaType::Image => caller.read_images(),
-        MediaType::Video => caller.read_video(),
-        MediaType::Audio | MediaType::Playlist => caller.read_audio(),
-        MediaType::Subtitle => caller.read_audio() || caller.read_video(),
-        MediaType::None | MediaType::Document => return Some("non-media-other-app"),
-    };
-    if f.hidden {
-        return Some("hidden-media-other-app");
-    }
-    if permitted {
-        None
-    } else {
-        Some("no-read-permission")
+fn is_other_private(caller: &Caller, info: &PathInfo) -> bool {
+    app_dir_access(caller, info) == AppDirAccess::OtherPrivate
+}
+
+/// SPEC §5.1: another app's `Android/{data,obb}/<pkg>` answers ENOENT to everything, so that
+/// nobody can tell whether the package exists.
+fn private_denial(caller: &Caller, info: &PathInfo) -> Option<Decision> {
+    is_other_private(caller, info).then(|| Decision::deny(Errno::ENOENT, "private-dir-other-app"))
+}
+
+/// Names FAT cannot hold are refused to every caller that is confined at all (SPEC §5.4).
+/// Unregistered uids are left to [`uid_gate`], which refuses them everything with EACCES.
+fn name_denial(caller: &Caller, path: &VolPath) -> Option<Decision> {
+    let confined = matches!(caller.kind, CallerKind::App | CallerKind::Shell);
+    (confined && is_fat_invalid_name(path.file_name()))
+        .then(|| Decision::deny(Errno::EPERM, "fat-invalid-name"))
+}
+
+/// What an operation needs of the caller's storage-wide grants. `Write` carries the errno a
+/// legacy app without WRITE_EXTERNAL_STORAGE gets: Android denies such apps outright, with an
+/// errno that depends on the operation (open EACCES, create/unlink EPERM, dirs EACCES).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Need {
+    Read,
+    Write(Errno),
+}
+
+/// Callers decided by their uid alone (SPEC §4).
+fn uid_gate(caller: &Caller) -> Option<Decision> {
+    match caller.kind {
+        CallerKind::Privileged => Some(Decision::allow("privileged-uid")),
+        CallerKind::Shell => Some(Decision::allow("shell")),
+        CallerKind::Unregistered => Some(Decision::deny(Errno::EACCES, "unregistered-uid")),
+        CallerKind::App => None,
     }
 }
 
-/// May the caller write (modify, delete, rename) an existing file? `Ok(rule)` names why.
-fn write_access(caller: &Caller, path: &VolPath, f: &FileFacts) -> Result<&'static str, ()> {
-    if caller.is_privileged() {
-        return Ok("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Ok("shell");
-    }
-    match app_dir_access(caller, &path.info()) {
-        AppDirAccess::Own => return Ok("own-app-dir"),
-        AppDirAccess::InstallerObb => return Ok("installer-obb"),
-        _ => {}
+/// Android's storage-wide bypass for app callers (legacy with the matching permission, MES),
+/// then the outright denial of legacy apps lacking it (anchor §2.1). A legacy app runs with
+/// Android 10's rules, so without the permission it gets nothing, not even scoped access.
+fn storage_gate(caller: &Caller, need: Need) -> Option<Decision> {
+    let (legacy_ok, rule) = match need {
+        Need::Read => (caller.legacy_read(), "legacy-read"),
+        Need::Write(_) => (caller.legacy_write(), "legacy-write"),
+    };
+    if legacy_ok {
+        return Some(Decision::allow(rule));
     }
     if caller.mes() {
-        return Ok("manage-external-storage");
+        return Some(Decision::allow("manage-external-storage"));
     }
-    if caller.legacy_write() {
-        return Ok("legacy-write");
+    if !caller.is_legacy() {
+        return None;
     }
-    let media = f.media_type.unwrap_or(MediaType::None);
-    if caller.gallery() && media.is_visual() {
-        return Ok("gallery-role");
+    Some(match need {
+        Need::Read => Decision::deny(Errno::EACCES, "legacy-no-permission"),
+        Need::Write(errno) => Decision::deny(errno, "legacy-no-write-permission"),
+    })
+}
+
+/// Every check that depends on who asks rather than on the row, in Android's order: private
+/// dirs, uids below 10000 and unregistered uids, own app dirs and installers, then the storage
+/// bypass. `None` means a scoped app: the row and the directory decide.
+fn gate(caller: &Caller, info: &PathInfo, need: Need) -> Option<Decision> {
+    let area = app_dir_access(caller, info);
+    if area == AppDirAccess::OtherPrivate {
+        return private_denial(caller, info);
     }
-    if f.owner.as_deref().is_some_and(|o| caller.owns_package(o)) {
-        return Ok("owner");
+    if let Some(d) = uid_gate(caller) {
+        return Some(d);
     }
-    if f.grant == Grant::Write {
-        return Ok("write-grant");
+    match area {
+        AppDirAccess::Own => Some(Decision::allow("own-app-dir")),
+        AppDirAccess::InstallerObb => Some(Decision::allow("installer-obb")),
+        _ => storage_gate(caller, need),
     }
-    Err(())
+}
+
+/// Pending and trashed on-disk names are owner-only for scoped apps, grants notwithstanding
+/// (SPEC §5.7); the gallery role and bypass callers are decided before this is asked.
+fn special_name_denial(path: &VolPath) -> Option<&'static str> {
+    parse_special_name(path.file_name()).map(|s| match s {
+        SpecialName::Pending { .. } => "pending-owner-only",
+        SpecialName::Trashed { .. } => "trashed-owner-only",
+    })
 }
 
 // ---- lookup / getattr ------------------------------------------------------------------------
@@ -286,177 +327,166 @@ fn write_access(caller: &Caller, path: &VolPath, f: &FileFacts) -> Result<&'stat
 /// Lookup and getattr are not secret (CTS asserts `exists()` on others' files), except inside
 /// another app's private dir, which must look absent (§5.1).
 pub fn lookup(caller: &Caller, path: &VolPath) -> Decision {
-    if app_dir_access(caller, &path.info()) == AppDirAccess::OtherPrivate {
-        return Decision::deny(Errno::ENOENT, "private-dir-other-app");
-    }
-    Decision::allow("stat-not-secret")
+    private_denial(caller, &path.info()).unwrap_or(Decision::allow("stat-not-secret"))
 }
 
-// ---- open / access / setattr -----------------------------------------------------------------
+// ---- reads -----------------------------------------------------------------------------------
 
-/// Read-only open. On success `io` says whether the caller gets the original bytes
-/// (passthrough) or the redacted view (§6).
-pub fn open_read(caller: &Caller, t: Target) -> Decision {
-    let d = read_decision(caller, t);
-    if !d.allowed() {
-        return d;
-    }
-    if t.facts.has_location && needs_redaction(caller, t, d.rule) {
-        d.with_io(Io::Redacted)
-    } else {
-        d.with_io(Io::Passthrough)
-    }
+/// Why a read was allowed; decides redaction (§6) and listing visibility (§5.2, §5.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadBasis {
+    /// Decided by the gate (uid below 10000, own app dir, installer, MES, legacy + READ): these
+    /// callers see the lower tree as it is, never redacted.
+    Bypass,
+    /// The gallery role on an image/video: never redacted, but its listings come from the store.
+    Gallery,
+    /// The owner or the holder of a write grant: never redacted.
+    Writer,
+    /// A read permission or a read grant: location is redacted unless the caller holds
+    /// ACCESS_MEDIA_LOCATION.
+    Reader,
 }
 
-fn read_decision(caller: &Caller, t: Target) -> Decision {
-    let info = t.path.info();
-    match app_dir_access(caller, &info) {
-        AppDirAccess::OtherPrivate => return Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-        AppDirAccess::Own if caller.is_privileged() => return Decision::allow("privileged-uid"),
-        AppDirAccess::Own if caller.is_shell() => return Decision::allow("shell"),
-        AppDirAccess::Own => return Decision::allow("own-app-dir"),
-        AppDirAccess::InstallerObb => return Decision::allow("installer-obb"),
-        AppDirAccess::OtherMedia | AppDirAccess::NotAppDir => {}
-    }
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() {
-        return if caller.legacy_read() {
-            Decision::allow("legacy-read")
+/// May the caller read an existing file? `Ok((rule, basis))` or the denial.
+fn read_access(caller: &Caller, t: Target) -> Result<(&'static str, ReadBasis), Decision> {
+    if let Some(d) = gate(caller, &t.path.info(), Need::Read) {
+        return if d.allowed() {
+            Ok((d.rule, ReadBasis::Bypass))
         } else {
-            Decision::deny(Errno::EACCES, "legacy-no-permission")
+            Err(d)
         };
     }
-    if caller.mes() {
-        return Decision::allow("manage-external-storage");
-    }
-    let media = t.facts.media_type.unwrap_or(MediaType::None);
+    let media = t.media();
+    // Android's gallery bypass goes by the name's media type, so it also opens others' hidden
+    // and pending/trashed images and videos.
     if caller.gallery() && media.is_visual() {
-        return Decision::allow("gallery-role");
+        return Ok(("gallery-role", ReadBasis::Gallery));
     }
-    if t.facts.owner.as_deref().is_some_and(|o| caller.owns_package(o)) {
-        return Decision::allow("owner");
+    if t.owned_by(caller) {
+        return Ok(("owner", ReadBasis::Writer));
     }
-    match scoped_read_denial(caller, t.path, t.facts) {
-        Some(rule) => Decision::deny(Errno::EACCES, rule),
-        None if t.facts.grant == Grant::Write => Decision::allow("write-grant"),
-        None if t.facts.grant == Grant::Read => Decision::allow("read-grant"),
-        None => Decision::allow(match media {
-            MediaType::Image => "read-media-images",
-            MediaType::Video => "read-media-video",
-            MediaType::Subtitle if caller.read_video() && !caller.read_audio() => {
-                "read-media-video"
-            }
-            _ => "read-media-audio",
-        }),
+    let deny = |rule| Err(Decision::deny(Errno::EACCES, rule));
+    if let Some(rule) = special_name_denial(t.path) {
+        return deny(rule);
+    }
+    match t.facts.grant {
+        Grant::Write => return Ok(("write-grant", ReadBasis::Writer)),
+        Grant::Read => return Ok(("read-grant", ReadBasis::Reader)),
+        Grant::None => {}
+    }
+    let (permitted, rule) = match media {
+        MediaType::Image => (caller.read_images(), "read-media-images"),
+        MediaType::Video => (caller.read_video(), "read-media-video"),
+        MediaType::Audio | MediaType::Playlist => (caller.read_audio(), "read-media-audio"),
+        MediaType::Subtitle if caller.read_audio() => (true, "read-media-audio"),
+        MediaType::Subtitle => (caller.read_video(), "read-media-video"),
+        // Android indexes others' non-media files for nobody but MES and legacy apps.
+        MediaType::None | MediaType::Document => return deny("non-media-other-app"),
+    };
+    // Hidden media is indexed as non-media (media_type 0), so no read permission covers it.
+    if t.facts.hidden {
+        return deny("hidden-media-other-app");
+    }
+    if !permitted {
+        return deny("no-read-permission");
+    }
+    Ok((rule, ReadBasis::Reader))
+}
+
+/// Read-only open. On success `io` says whether the caller gets the original bytes
+/// (passthrough) or the location-redacted view (§6).
+pub fn open_read(caller: &Caller, t: Target) -> Decision {
+    match read_access(caller, t) {
+        Err(d) => d,
+        Ok((rule, basis)) => {
+            let redact = basis == ReadBasis::Reader && t.facts.has_location && !caller.location();
+            Decision::allow(rule).with_io(if redact {
+                Io::Redacted
+            } else {
+                Io::Passthrough
+            })
+        }
     }
 }
 
-/// SPEC §6: redact for read-only opens unless the caller holds ACCESS_MEDIA_LOCATION, owns the
-/// file, has a write grant, or is a bypass caller.
-fn needs_redaction(caller: &Caller, t: Target, rule: &str) -> bool {
-    if caller.location() {
-        return false;
+/// `access(R_OK)`: a file answers like a read open (without I/O mode), a directory like opendir.
+pub fn access_read(caller: &Caller, t: Target) -> Decision {
+    if t.facts.is_dir {
+        return opendir(caller, t.path);
     }
-    !matches!(
-        rule,
-        "privileged-uid"
-            | "shell"
-            | "own-app-dir"
-            | "installer-obb"
-            | "legacy-read"
-            | "manage-external-storage"
-            | "gallery-role"
-            | "owner"
-            | "write-grant"
-    ) && !t.facts.owner.as_deref().is_some_and(|o| caller.owns_package(o))
+    read_access(caller, t).map_or_else(|d| d, |(rule, _)| Decision::allow(rule))
+}
+
+/// `access(X_OK)`: the mount is `noexec`, so regular files are never executable, for any
+/// caller (the kernel itself answers EACCES); directories may be traversed wherever lookup works.
+pub fn access_exec(caller: &Caller, t: Target) -> Decision {
+    if let Some(d) = private_denial(caller, &t.path.info()) {
+        return d;
+    }
+    if t.facts.is_dir {
+        Decision::allow("dir-traverse")
+    } else {
+        Decision::deny(Errno::EACCES, "noexec-mount")
+    }
+}
+
+// ---- writes to existing files ----------------------------------------------------------------
+
+/// Scoped write access to an existing file (SPEC §5.3); READ_* never grants writes.
+fn scoped_write(caller: &Caller, t: Target) -> Option<&'static str> {
+    if caller.gallery() && t.media().is_visual() {
+        Some("gallery-role")
+    } else if t.owned_by(caller) {
+        Some("owner")
+    } else if t.facts.grant == Grant::Write && special_name_denial(t.path).is_none() {
+        Some("write-grant")
+    } else {
+        None
+    }
+}
+
+/// Modifying an existing file. `None`: a scoped app without write access, whose errno
+/// depends on the operation.
+fn write_access(caller: &Caller, t: Target, need: Need) -> Option<Decision> {
+    gate(caller, &t.path.info(), need).or_else(|| scoped_write(caller, t).map(Decision::allow))
+}
+
+fn may_write(caller: &Caller, t: Target) -> bool {
+    write_access(caller, t, Need::Write(Errno::EACCES)).is_some_and(|d| d.allowed())
 }
 
 /// Write open (also `O_RDWR`); never redacted.
 pub fn open_write(caller: &Caller, t: Target) -> Decision {
-    write_like(caller, t, Errno::EACCES).with_io(Io::Passthrough)
+    access_write(caller, t).with_io(Io::Passthrough)
 }
 
-/// `access(R_OK)`: same answer as a read open, without I/O mode.
-pub fn access_read(caller: &Caller, t: Target) -> Decision {
-    if t.facts.is_dir {
-        return dir_access_read(caller, t.path);
-    }
-    read_decision(caller, t)
-}
-
-/// `access(W_OK)`: same answer as a write open.
+/// `access(W_OK)`: a file answers like a write open, a directory like creating inside it.
 pub fn access_write(caller: &Caller, t: Target) -> Decision {
     if t.facts.is_dir {
-        return dir_access_write(caller, t.path);
+        return dir_write(caller, t.path);
     }
-    write_like(caller, t, Errno::EACCES)
+    write_access(caller, t, Need::Write(Errno::EACCES))
+        .unwrap_or(Decision::deny(Errno::EACCES, "no-write-access"))
 }
 
-/// Path-based setattr (truncate, utimes) needs write access; chmod/chown are ignored by the
-/// daemon before they get here.
+/// Path-based setattr (truncate, utimes) needs write access, like `access(W_OK)`; chmod/chown
+/// are ignored by the daemon before they get here.
 pub fn setattr(caller: &Caller, t: Target) -> Decision {
-    if t.facts.is_dir {
-        return match app_dir_access(caller, &t.path.info()) {
-            AppDirAccess::OtherPrivate => Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-            _ => dir_access_write(caller, t.path),
-        };
-    }
-    write_like(caller, t, Errno::EACCES)
+    access_write(caller, t)
 }
 
-fn write_like(caller: &Caller, t: Target, denial: Errno) -> Decision {
-    let info = t.path.info();
-    if app_dir_access(caller, &info) == AppDirAccess::OtherPrivate {
-        return Decision::deny(Errno::ENOENT, "private-dir-other-app");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() && !caller.legacy_write() && app_dir_access(caller, &info) != AppDirAccess::Own {
-        return Decision::deny(denial, "legacy-no-write-permission");
-    }
-    match write_access(caller, t.path, t.facts) {
-        Ok(rule) => Decision::allow(rule),
-        Err(()) => Decision::deny(denial, "no-write-access"),
-    }
-}
-
-// ---- unlink ----------------------------------------------------------------------------------
-
-/// Deleting a file: a file the caller may not write looks like it matched no row → ENOENT.
+/// Deleting a file. Android deletes through the caller's write filter, so a file the caller
+/// may not write matched no row: ENOENT, not EACCES (§5.3).
 pub fn unlink(caller: &Caller, t: Target) -> Decision {
-    let info = t.path.info();
-    if app_dir_access(caller, &info) == AppDirAccess::OtherPrivate {
-        return Decision::deny(Errno::ENOENT, "private-dir-other-app");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() && !caller.legacy_write() && app_dir_access(caller, &info) != AppDirAccess::Own {
-        return Decision::deny(Errno::EPERM, "legacy-no-write-permission");
-    }
-    match write_access(caller, t.path, t.facts) {
-        Ok(rule) => Decision::allow(rule),
-        Err(()) => Decision::deny(Errno::ENOENT, "delete-not-writable"),
-    }
+    write_access(caller, t, Need::Write(Errno::EPERM))
+        .unwrap_or(Decision::deny(Errno::ENOENT, "delete-not-writable"))
 }
 
 // ---- create ----------------------------------------------------------------------------------
 
-/// Which media types a top-level dir accepts for a new file (§5.4); `None` = none at all.
-fn dir_accepts(info: &PathInfo, media: MediaType) -> bool {
+/// Which media types a default top-level dir accepts for a new file (§5.4's table).
+fn dir_accepts(top: &str, media: MediaType) -> bool {
     use MediaType::*;
-    let Some(top) = info.default_top else {
-        return false;
-    };
     match top {
         "DCIM" | "Pictures" => matches!(media, Image | Video),
         "Movies" => matches!(media, Video | Subtitle | Playlist),
@@ -469,213 +499,130 @@ fn dir_accepts(info: &PathInfo, media: MediaType) -> bool {
     }
 }
 
-/// May `caller` place a file named like `path` there, by type and directory (ignoring whether
-/// the name exists)? Used by create and by rename's target check.
-fn placement(caller: &Caller, path: &VolPath, errno_if_denied: Errno) -> Decision {
+/// May a scoped app put a file named like `path` there (§5.4)? Answers for creates and for
+/// every file a rename moves. `Ok(rule)` allows, `Err(rule)` denies.
+///
+/// `in_dir_rename`: the gallery role's "image/video anywhere" is Android's bypass gate, which
+/// looks at the *renamed path's* name; a directory never passes it, so files moved along with
+/// a directory must suit the target dir (CTS `testSystemGalleryCanRenameImageAndVideoDirs`).
+fn placement(
+    caller: &Caller,
+    path: &VolPath,
+    in_dir_rename: bool,
+) -> Result<&'static str, &'static str> {
     let info = path.info();
-    match app_dir_access(caller, &info) {
-        AppDirAccess::OtherPrivate => return Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-        AppDirAccess::Own if caller.is_privileged() => return Decision::allow("privileged-uid"),
-        AppDirAccess::Own if caller.is_shell() => return Decision::allow("shell"),
-        AppDirAccess::Own if info.depth >= 4 => return Decision::allow("own-app-dir"),
-        AppDirAccess::InstallerObb if info.depth >= 4 => return Decision::allow("installer-obb"),
-        _ => {}
-    }
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() && !caller.legacy_write() {
-        return Decision::deny(Errno::EPERM, "legacy-no-write-permission");
-    }
-    if caller.writes_anywhere() {
-        return Decision::allow(if caller.mes() {
-            "manage-external-storage"
-        } else {
-            "legacy-write"
-        });
-    }
     let media = media_type_of(path.file_name());
-    if caller.gallery() && media.is_visual() {
-        return Decision::allow("gallery-role");
+    if app_dir_access(caller, &info) == AppDirAccess::Own && info.depth >= 4 {
+        return Ok("own-app-dir");
+    }
+    if !in_dir_rename && caller.gallery() && media.is_visual() {
+        return Ok("gallery-role");
     }
     if info.depth <= 1 {
-        return Decision::deny(errno_if_denied, "no-files-in-root");
+        return Err("no-files-in-root");
     }
+    // Covers another app's Android/media/<pkg>: shared for reading, but nobody else's to fill.
     if info.in_android {
-        return Decision::deny(errno_if_denied, "android-dir-not-shared");
+        return Err("android-dir-not-shared");
     }
-    if info.default_top.is_none() {
-        return Decision::deny(errno_if_denied, "non-default-top-dir");
-    }
-    if dir_accepts(&info, media) {
-        Decision::allow("type-allowed-in-dir")
-    } else {
-        Decision::deny(errno_if_denied, "type-not-allowed-in-dir")
+    match info.default_top {
+        None => Err("non-default-top-dir"),
+        Some(top) if dir_accepts(top, media) => Ok("type-allowed-in-dir"),
+        Some(_) => Err("type-not-allowed-in-dir"),
     }
 }
 
 /// Creating a new file at `t.path` (`t.facts` describes any existing entry with that name).
+/// An existing name answers EEXIST before any permission check, as the kernel does on its
+/// positive dentry (lookup is not secret); only another app's private dir hides it.
 pub fn create(caller: &Caller, t: Target) -> Decision {
-    if !caller.is_privileged() && is_fat_invalid_name(t.path.file_name()) {
-        return Decision::deny(Errno::EPERM, "fat-invalid-name");
-    }
-    let d = placement(caller, t.path, Errno::EPERM);
-    if d.errno == Some(Errno::ENOENT) {
+    let info = t.path.info();
+    if let Some(d) = private_denial(caller, &info) {
         return d;
     }
     if t.facts.exists {
         return Decision::deny(Errno::EEXIST, "name-exists");
     }
-    d.with_io(Io::Passthrough)
+    if let Some(d) = name_denial(caller, t.path) {
+        return d;
+    }
+    gate(caller, &info, Need::Write(Errno::EPERM))
+        .unwrap_or_else(|| match placement(caller, t.path, false) {
+            Ok(rule) => Decision::allow(rule),
+            Err(rule) => Decision::deny(Errno::EPERM, rule),
+        })
+        .with_io(Io::Passthrough)
 }
 
 // ---- directories -----------------------------------------------------------------------------
 
-/// opendir/readdir: every app may list every shared dir; content is filtered per file.
+/// opendir/readdir: every app, even an unregistered uid, may list every shared dir; the
+/// content is filtered per file by [`visible_in_listing`]. `Android/data` and `Android/obb`
+/// themselves are not listable, so apps cannot enumerate installed packages.
 pub fn opendir(caller: &Caller, path: &VolPath) -> Decision {
-    dir_access_read(caller, path)
-}
-
-fn dir_access_read(caller: &Caller, path: &VolPath) -> Decision {
     let info = path.info();
-    match app_dir_access(caller, &info) {
-        AppDirAccess::OtherPrivate => return Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-        AppDirAccess::Own if caller.is_privileged() => return Decision::allow("privileged-uid"),
-        AppDirAccess::Own if caller.is_shell() => return Decision::allow("shell"),
-        AppDirAccess::Own => return Decision::allow("own-app-dir"),
-        AppDirAccess::InstallerObb => return Decision::allow("installer-obb"),
-        _ => {}
-    }
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if info.is_data_or_obb_root() {
+    let confined = matches!(caller.kind, CallerKind::App | CallerKind::Unregistered);
+    if confined && info.is_data_or_obb_root() {
         return Decision::deny(Errno::EACCES, "android-data-obb-not-listable");
     }
-    if caller.is_legacy() && !caller.legacy_read() {
-        return Decision::deny(Errno::EACCES, "legacy-no-permission");
+    let listing = Decision::allow("list-shared-dir");
+    if caller.kind == CallerKind::Unregistered {
+        return private_denial(caller, &info).unwrap_or(listing);
     }
-    Decision::allow("list-shared-dir")
+    gate(caller, &info, Need::Read).unwrap_or(listing)
 }
 
-fn dir_access_write(caller: &Caller, path: &VolPath) -> Decision {
-    let d = mkdir_placement(caller, path);
-    if d.allowed() || d.errno == Some(Errno::ENOENT) {
+/// Creating a directory at `path`, or creating inside the existing directory `path`
+/// (`access(W_OK)`, setattr): SPEC §5.5.
+fn dir_write(caller: &Caller, path: &VolPath) -> Decision {
+    let info = path.info();
+    if let Some(d) = gate(caller, &info, Need::Write(Errno::EACCES)) {
         return d;
     }
-    // W_OK on an existing directory: its contents may be created in, which mkdir's rules
-    // answer for deeper dirs; top-level default dirs accept files too.
-    if path.info().depth == 1 && path.info().default_top.is_some() {
-        return Decision::allow("top-level-default");
+    if info.depth == 0 {
+        return Decision::deny(Errno::EACCES, "root-not-writable");
     }
-    d
-}
-
-fn mkdir_placement(caller: &Caller, path: &VolPath) -> Decision {
-    let info = path.info();
-    match app_dir_access(caller, &info) {
-        AppDirAccess::OtherPrivate => return Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-        AppDirAccess::Own if caller.is_privileged() => return Decision::allow("privileged-uid"),
-        AppDirAccess::Own if caller.is_shell() => return Decision::allow("shell"),
-        AppDirAccess::Own => return Decision::allow("own-app-dir"),
-        AppDirAccess::InstallerObb => return Decision::allow("installer-obb"),
-        _ => {}
-    }
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() && !caller.legacy_write() {
-        return Decision::deny(Errno::EACCES, "legacy-no-write-permission");
-    }
-    if caller.writes_anywhere() {
-        if info.is_data_or_obb_root() || info.is_android_dir() {
-            return Decision::deny(Errno::EACCES, "android-dir-reserved");
-        }
-        return Decision::allow(if caller.mes() {
-            "manage-external-storage"
-        } else {
-            "legacy-write"
-        });
-    }
-    if info.is_app_area_root() || info.is_android_dir() {
+    if info.is_android_dir() || info.is_app_area_root() {
         return Decision::deny(Errno::EACCES, "android-dir-reserved");
     }
-    if info.depth == 1 {
-        return if info.default_top.is_some() {
-            Decision::allow("top-level-default")
-        } else {
-            Decision::deny(Errno::EACCES, "top-level-not-default")
-        };
+    match (info.depth, info.default_top) {
+        (1, Some(_)) => Decision::allow("top-level-default"),
+        (1, None) => Decision::deny(Errno::EACCES, "top-level-not-default"),
+        _ => Decision::allow("deeper-dir"),
     }
-    Decision::allow("deeper-dir")
 }
 
+/// mkdir; an existing name is EEXIST first, as for [`create`].
 pub fn mkdir(caller: &Caller, t: Target) -> Decision {
-    if !caller.is_privileged() && is_fat_invalid_name(t.path.file_name()) {
-        return Decision::deny(Errno::EPERM, "fat-invalid-name");
-    }
-    let d = mkdir_placement(caller, t.path);
-    if !d.allowed() {
+    if let Some(d) = private_denial(caller, &t.path.info()) {
         return d;
     }
     if t.facts.exists {
         return Decision::deny(Errno::EEXIST, "name-exists");
     }
-    d
+    if let Some(d) = name_denial(caller, t.path) {
+        return d;
+    }
+    dir_write(caller, t.path)
 }
 
-/// rmdir; ENOTEMPTY is the lower filesystem's answer (invisible files count).
+/// rmdir; ENOTEMPTY is the lower filesystem's answer (invisible files count). Top-level dirs
+/// are kept by scoped apps; `Android` and `Android/{data,obb,media}` by everyone but uids that
+/// have full access.
 pub fn rmdir(caller: &Caller, path: &VolPath) -> Decision {
     let info = path.info();
-    match app_dir_access(caller, &info) {
-        AppDirAccess::OtherPrivate => return Decision::deny(Errno::ENOENT, "private-dir-other-app"),
-        AppDirAccess::Own if caller.is_privileged() => return Decision::allow("privileged-uid"),
-        AppDirAccess::Own if caller.is_shell() => return Decision::allow("shell"),
-        AppDirAccess::Own => return Decision::allow("own-app-dir"),
-        AppDirAccess::InstallerObb => return Decision::allow("installer-obb"),
-        _ => {}
-    }
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if info.depth <= 1 {
-        return Decision::deny(Errno::EACCES, "top-level-dir");
-    }
-    if info.is_app_area_root() {
+    let d = gate(caller, &info, Need::Write(Errno::EACCES)).unwrap_or_else(|| {
+        if info.depth <= 1 {
+            Decision::deny(Errno::EACCES, "top-level-dir")
+        } else {
+            Decision::allow("deeper-dir")
+        }
+    });
+    let reserved = info.is_android_dir() || info.is_app_area_root();
+    if d.allowed() && reserved && !caller.is_privileged() {
         return Decision::deny(Errno::EACCES, "android-dir-reserved");
     }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    if caller.is_legacy() && !caller.legacy_write() {
-        return Decision::deny(Errno::EACCES, "legacy-no-write-permission");
-    }
-    if caller.writes_anywhere() {
-        return Decision::allow(if caller.mes() {
-            "manage-external-storage"
-        } else {
-            "legacy-write"
-        });
-    }
-    Decision::allow("deeper-dir")
+    d
 }
 
 // ---- rename ----------------------------------------------------------------------------------
@@ -695,92 +642,79 @@ pub fn rename(
     if flags & !RENAME_NOREPLACE != 0 {
         return Decision::deny(Errno::EINVAL, "rename-flags");
     }
-    let oi = old.path.info();
-    let ni = new.path.info();
+    let (oi, ni) = (old.path.info(), new.path.info());
+    if is_other_private(caller, &oi) || is_other_private(caller, &ni) {
+        return Decision::deny(Errno::EACCES, "private-dir-other-app");
+    }
+    if !old.facts.exists {
+        return Decision::deny(Errno::ENOENT, "no-such-file");
+    }
+    // The kernel answers this on the target's positive dentry, before asking the daemon.
+    if flags & RENAME_NOREPLACE != 0 && new.facts.exists {
+        return Decision::deny(Errno::EEXIST, "rename-noreplace");
+    }
     if oi.is_android_dir() || ni.is_android_dir() {
         return Decision::deny(Errno::EACCES, "rename-android");
     }
-    if app_dir_access(caller, &oi) == AppDirAccess::OtherPrivate
-        || app_dir_access(caller, &ni) == AppDirAccess::OtherPrivate
-    {
-        return Decision::deny(Errno::EACCES, "private-dir-other-app");
+    if let Some(d) = name_denial(caller, new.path).or_else(|| uid_gate(caller)) {
+        return d;
     }
-    if !caller.is_privileged() && is_fat_invalid_name(new.path.file_name()) {
-        return Decision::deny(Errno::EPERM, "fat-invalid-name");
+    // Moves between app dirs the caller fully controls skip the shared-storage checks.
+    let unconfined = |i: &PathInfo| match app_dir_access(caller, i) {
+        AppDirAccess::Own => Some("own-app-dir"),
+        AppDirAccess::InstallerObb => Some("installer-obb"),
+        _ => None,
+    };
+    if let (Some(_), Some(rule)) = (unconfined(&oi), unconfined(&ni)) {
+        return Decision::allow(rule);
     }
-    let d = rename_checks(caller, old, new, contents);
-    if d.allowed() && new.facts.exists && flags & RENAME_NOREPLACE != 0 {
-        return Decision::deny(Errno::EEXIST, "rename-noreplace");
-    }
-    d
+    storage_gate(caller, Need::Write(Errno::EACCES))
+        .unwrap_or_else(|| scoped_rename(caller, old, new, contents))
 }
 
-fn rename_checks(
+/// `Android/media/<pkg>/…`: the only part of `Android/` a scoped app may rename into.
+fn in_app_media_dir(info: &PathInfo) -> bool {
+    info.depth >= 4 && matches!(info.app_dir_package(), Some((AppArea::Media, _)))
+}
+
+/// SPEC §5.6 for callers without MES or legacy write access.
+fn scoped_rename(
     caller: &Caller,
     old: Target,
     new: Target,
     contents: &[(VolPath, FileFacts)],
 ) -> Decision {
-    let oi = old.path.info();
-    let ni = new.path.info();
-    if caller.is_privileged() {
-        return Decision::allow("privileged-uid");
-    }
-    if caller.is_shell() {
-        return Decision::allow("shell");
-    }
-    if caller.kind == crate::identity::CallerKind::Unregistered {
-        return Decision::deny(Errno::EACCES, "unregistered-uid");
-    }
-    let old_own = app_dir_access(caller, &oi) == AppDirAccess::Own && oi.depth >= 4;
-    let new_own = app_dir_access(caller, &ni) == AppDirAccess::Own && ni.depth >= 4;
-    if old_own && new_own {
-        return Decision::allow("own-app-dir");
-    }
-    if caller.is_legacy() && !caller.legacy_write() {
-        return Decision::deny(Errno::EACCES, "legacy-no-write-permission");
-    }
-    if caller.writes_anywhere() {
-        return Decision::allow(if caller.mes() {
-            "manage-external-storage"
-        } else {
-            "legacy-write"
-        });
-    }
+    let (oi, ni) = (old.path.info(), new.path.info());
+    let eperm = |rule| Decision::deny(Errno::EPERM, rule);
     if oi.depth == 1 && oi.default_top.is_some() {
-        return Decision::deny(Errno::EPERM, "rename-default-dir");
+        return eperm("rename-default-dir");
     }
-    if oi.in_android && !old_own && !matches!(oi.app_dir_package(), Some((AppArea::Media, _)) if oi.depth >= 4)
-    {
-        return Decision::deny(Errno::EPERM, "rename-from-android");
+    let own_old = app_dir_access(caller, &oi) == AppDirAccess::Own;
+    if oi.in_android && !own_old && !in_app_media_dir(&oi) {
+        return eperm("rename-from-android");
     }
-    if ni.in_android && !new_own && !matches!(ni.app_dir_package(), Some((AppArea::Media, _)) if ni.depth >= 4)
-    {
-        return Decision::deny(Errno::EPERM, "rename-into-android");
+    if ni.in_android && !in_app_media_dir(&ni) {
+        return eperm("rename-into-android");
     }
-    if ni.depth <= 1 {
-        let gallery_file = !old.facts.is_dir
-            && caller.gallery()
-            && media_type_of(new.path.file_name()).is_visual();
-        if !gallery_file {
-            return Decision::deny(Errno::EPERM, "rename-into-root");
-        }
+    let gallery_file =
+        !old.facts.is_dir && caller.gallery() && media_type_of(new.path.file_name()).is_visual();
+    if ni.depth <= 1 && !gallery_file {
+        return eperm("rename-into-root");
     }
-    if old.facts.is_dir {
-        for (p, f) in contents {
-            let Some(np) = p.rebase(old.path, new.path) else {
-                continue;
-            };
-            if let Some(rule) = file_move_denial(caller, Target { path: p, facts: f }, &np) {
-                return Decision::deny(Errno::EPERM, rule);
-            }
-        }
-    } else if let Some(rule) = file_move_denial(caller, old, new.path) {
-        return Decision::deny(Errno::EPERM, rule);
+    let denial = if old.facts.is_dir {
+        contents.iter().find_map(|(p, f)| {
+            let to = p.rebase(old.path, new.path)?;
+            move_denial(caller, Target { path: p, facts: f }, &to, true)
+        })
+    } else {
+        move_denial(caller, old, new.path, false)
+    };
+    if let Some(rule) = denial {
+        return eperm(rule);
     }
-    if new.facts.exists && !new.facts.is_dir && write_access(caller, new.path, new.facts).is_err()
-    {
-        return Decision::deny(Errno::EPERM, "rename-target-not-writable");
+    // Replacing a file deletes it, which needs write access to it.
+    if new.facts.exists && !new.facts.is_dir && !may_write(caller, new) {
+        return eperm("rename-target-not-writable");
     }
     Decision::allow(if old.facts.is_dir {
         "rename-dir"
@@ -789,21 +723,18 @@ fn rename_checks(
     })
 }
 
-/// Why one file may not move from `from` to `to`, if it may not.
-fn file_move_denial(caller: &Caller, from: Target, to: &VolPath) -> Option<&'static str> {
-    let ti = to.info();
-    let into_own_or_media = match app_dir_access(caller, &ti) {
-        AppDirAccess::Own | AppDirAccess::OtherMedia => ti.depth >= 4,
-        _ => false,
-    };
-    if !into_own_or_media {
-        let media = media_type_of(to.file_name());
-        let gallery_ok = caller.gallery() && media.is_visual();
-        if !gallery_ok && (ti.default_top.is_none() || !dir_accepts(&ti, media)) {
-            return Some("rename-type-not-allowed-in-dir");
-        }
+/// Why one file may not move from `from` to `to`: its new name must suit the target dir
+/// (its media type follows the new name) and the caller must be able to write it.
+fn move_denial(
+    caller: &Caller,
+    from: Target,
+    to: &VolPath,
+    in_dir_rename: bool,
+) -> Option<&'static str> {
+    if placement(caller, to, in_dir_rename).is_err() {
+        return Some("rename-type-not-allowed-in-dir");
     }
-    if write_access(caller, from.path, from.facts).is_err() {
+    if !may_write(caller, from) {
         return Some("rename-not-writable");
     }
     None
@@ -811,25 +742,32 @@ fn file_move_denial(caller: &Caller, from: Target, to: &VolPath) -> Option<&'sta
 
 // ---- readdir filtering -----------------------------------------------------------------------
 
-/// Is a file in a listing visible to `caller`? Mirrors the read rules, and additionally hides
-/// other apps' FUSE-pending files (§5.7). `path` is the file's path.
+/// Is a file in a listing visible to `caller`? The read rules decide, and then store-based
+/// listings (everyone but bypass callers, whose listing is the lower tree) additionally leave
+/// out another app's FUSE-pending file (§5.7: it may still be opened by path) and, for the
+/// gallery role, another app's hidden media (§5.2; the gallery may open it by path, as on
+/// Android, whose gallery bypass goes by the file name). `path` is the file's path.
 pub fn visible_in_listing(caller: &Caller, path: &VolPath, f: &FileFacts) -> bool {
-    if f.fuse_pending && !f.owner.as_deref().is_some_and(|o| caller.owns_package(o)) {
-        let bypass = caller.is_privileged()
-            || caller.is_shell()
-            || caller.mes()
-            || caller.legacy_read()
-            || (caller.gallery() && f.media_type.unwrap_or(MediaType::None).is_visual())
-            || app_dir_access(caller, &path.info()) == AppDirAccess::Own;
-        if !bypass {
-            return false;
-        }
+    let t = Target { path, facts: f };
+    let Ok((_, basis)) = read_access(caller, t) else {
+        return false;
+    };
+    if basis == ReadBasis::Bypass || t.owned_by(caller) {
+        return true;
     }
-    read_decision(caller, Target { path, facts: f }).allowed()
+    let left_out = f.fuse_pending || (basis == ReadBasis::Gallery && f.hidden);
+    !left_out
 }
 
-/// One `explain` decision for `op` (rename uses [`rename`] directly).
+/// One `explain` decision for `op` (rename uses [`rename`] directly). Every operation but
+/// create and mkdir needs an existing target; a missing one is ENOENT, as the kernel's lookup
+/// would report it, after the policy has had its say about private dirs.
 pub fn decide(caller: &Caller, op: Op, t: Target) -> Decision {
+    let creates = matches!(op, Op::Create | Op::Mkdir | Op::Rename);
+    if !creates && !t.facts.exists {
+        return private_denial(caller, &t.path.info())
+            .unwrap_or(Decision::deny(Errno::ENOENT, "no-such-file"));
+    }
     match op {
         Op::Lookup | Op::Getattr => lookup(caller, t.path),
         Op::OpenRead => open_read(caller, t),

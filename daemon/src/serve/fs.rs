@@ -1334,23 +1334,20 @@ impl Filesystem for MediaFs {
                 i += 1;
                 continue;
             };
-            match self.entry(&caller, snap.ino, &path, &md, &e.name) {
-                Ok((attr, ttl)) => {
-                    if reply.add(
-                        attr.ino,
-                        (i + 1) as u64,
-                        &e.name,
-                        &ttl,
-                        &attr,
-                        Generation(0),
-                    ) {
-                        // Not sent: undo the lookup count the entry took.
-                        let held = lock(&self.opens).is_open(attr.ino.0);
-                        lock(&self.inodes).forget(attr.ino.0, 1, held);
-                        break;
-                    }
+            if let Ok((attr, ttl)) = self.entry(&caller, snap.ino, &path, &md, &e.name) {
+                if reply.add(
+                    attr.ino,
+                    (i + 1) as u64,
+                    &e.name,
+                    &ttl,
+                    &attr,
+                    Generation(0),
+                ) {
+                    // Not sent: undo the lookup count the entry took.
+                    let held = lock(&self.opens).is_open(attr.ino.0);
+                    lock(&self.inodes).forget(attr.ino.0, 1, held);
+                    break;
                 }
-                Err(_) => {}
             }
             i += 1;
         }

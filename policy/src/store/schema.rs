@@ -61,7 +61,7 @@ pub fn migrate(conn: &Connection) -> Result<()> {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        if version > SCHEMA_VERSION || version < 0 {
+        if !(0..=SCHEMA_VERSION).contains(&version) {
             return Err(StoreError::TooNew(version));
         }
         let step = MIGRATIONS[version as usize];
