@@ -3,7 +3,9 @@
 
 mod fs;
 mod handles;
+mod handoff;
 mod inodes;
+mod packages_watch;
 mod stats;
 
 use crate::cli::{args, CliError};
@@ -26,20 +28,35 @@ const DEFAULT_THREADS: usize = 4;
 pub fn run(argv: &[String]) -> Result<(), CliError> {
     let a = args::parse(
         argv,
-        &["lower", "mount", "db", "threads", "fuse-fd", "stats"],
+        &[
+            "lower",
+            "mount",
+            "db",
+            "threads",
+            "fuse-fd",
+            "fuse-socket",
+            "packages-list",
+            "stats",
+        ],
         &["no-passthrough"],
     )?;
     a.no_positionals()?;
     let lower = PathBuf::from(a.require("lower")?);
     let mount = PathBuf::from(a.require("mount")?);
     let fuse_fd: Option<i32> = a.number("fuse-fd")?;
+    let fuse_socket = a.get("fuse-socket").map(PathBuf::from);
+    if fuse_fd.is_some() && fuse_socket.is_some() {
+        return Err(CliError::usage(
+            "--fuse-fd and --fuse-socket are mutually exclusive",
+        ));
+    }
     if !lower.is_dir() {
         return Err(CliError::usage(format!(
             "--lower: {} is not a directory",
             lower.display()
         )));
     }
-    if fuse_fd.is_none() && !mount.is_dir() {
+    if fuse_fd.is_none() && fuse_socket.is_none() && !mount.is_dir() {
         return Err(CliError::usage(format!(
             "--mount: {} is not a directory",
             mount.display()
@@ -61,6 +78,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::failed(format!("--db directory {}: {e}", dir.display())))?;
     }
+    // Listen now (a mounter may connect early); the fd is taken once the store is ready.
+    let handoff = fuse_socket
+        .as_deref()
+        .map(handoff::FuseSocket::open)
+        .transpose()
+        .map_err(CliError::failed)?;
 
     create_default_dirs(&lower).map_err(|e| CliError::failed(format!("lower tree: {e}")))?;
     let (store, rebuilt) = Store::open_or_rebuild(&db)
@@ -123,8 +146,19 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     config.n_threads = Some(threads);
     config.clone_fd = true;
 
-    let mut session = match fuse_fd {
-        Some(fd) => {
+    if let Some(list) = a.get("packages-list") {
+        packages_watch::start(Path::new(list), &db, fs.clone()).map_err(CliError::failed)?;
+    }
+    let handed_over = match handoff {
+        Some(h) => match h.receive().map_err(CliError::failed)? {
+            Some(fd) => Some(fd),
+            None => return Ok(()), // SIGTERM/SIGINT before a mounter handed over the fd
+        },
+        None => None,
+    };
+    let mut session = match (handed_over, fuse_fd) {
+        (Some(owned), _) => Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config),
+        (None, Some(fd)) => {
             if fd < 3 {
                 return Err(CliError::usage("--fuse-fd must be an inherited fd >= 3"));
             }
@@ -132,7 +166,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config)
         }
-        None => Session::new(MediaFs(fs.clone()), &mount, &config),
+        (None, None) => Session::new(MediaFs(fs.clone()), &mount, &config),
     }
     .map_err(|e| CliError::failed(format!("mount {}: {e}", mount.display())))?;
     log::info!(
@@ -147,7 +181,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let mut unmounter = session.unmount_callable();
     let stats_file = a.get("stats").map(PathBuf::from);
     let mount_for_signals = mount.clone();
-    let inherited = fuse_fd.is_some();
+    let inherited = fuse_fd.is_some() || fuse_socket.is_some();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || loop {
