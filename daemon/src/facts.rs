@@ -29,7 +29,10 @@ pub fn gather(
         // Not indexed yet (added behind our back): the owner it will get when indexed.
         facts.owner = implied_owner(path);
     }
-    facts.has_location = match row.and_then(|r| r.location) {
+    let fresh = row
+        .as_ref()
+        .filter(|r| r.size == md.size() && r.mtime_ns == mtime_ns(md));
+    facts.has_location = match fresh.and_then(|r| r.location) {
         Some(known) => known,
         None => location_ranges(store, lpath, md)
             .map(|s| s.has_location())
@@ -52,6 +55,10 @@ pub fn location_ranges(store: &Store, lpath: &Path, md: &Metadata) -> std::io::R
     }
     let file = File::open(lpath)?;
     let result = redact::scan(&file);
-    let _ = store.put_ranges(ino, size, mtime, &result.to_json().to_string());
+    // Only location-bearing files need their ranges again (at open); "no location" lives in
+    // the file's row, so the common case costs no store write.
+    if result.has_location() {
+        let _ = store.put_ranges(ino, size, mtime, &result.to_json().to_string());
+    }
     Ok(result)
 }

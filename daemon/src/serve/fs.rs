@@ -38,6 +38,8 @@ const NO_TTL: Duration = Duration::ZERO;
 /// Attributes are per inode (each view has its own), so caching them briefly is safe.
 const ATTR_TTL: Duration = Duration::from_secs(1);
 const FILE_MODE: u32 = 0o664;
+/// Bound on the in-memory location verdicts kept until the indexer has stored them.
+const MAX_LOCATION_CACHE: usize = 200_000;
 const DIR_MODE: u32 = 0o775;
 
 /// The filesystem fuser owns; its state is shared with the control thread.
@@ -77,6 +79,8 @@ pub struct Inner {
     next_fh: AtomicU64,
     passthrough: AtomicBool,
     passthrough_refused: Once,
+    /// Scanner verdicts by (inode, size, mtime) for files the store has not recorded yet.
+    locations: Mutex<HashMap<(u64, u64, i64), bool>>,
     inval: Mutex<Sender<Inval>>,
     pub stats: Arc<Stats>,
 }
@@ -161,6 +165,7 @@ impl Inner {
             next_fh: AtomicU64::new(1),
             passthrough: AtomicBool::new(opts.passthrough),
             passthrough_refused: Once::new(),
+            locations: Mutex::new(HashMap::new()),
             inval: Mutex::new(inval),
             stats,
         }
@@ -279,15 +284,29 @@ impl Inner {
                 })
                 .map_err(store_errno)?,
         };
+        let unchanged = row.size == md.size() && row.mtime_ns == mtime_ns(md);
         let location = match row.location {
-            Some(l) => l,
-            None => {
-                // Fail closed: a file we cannot scan is treated as location-bearing.
-                let l = facts::location_ranges(&store, &self.lower_path(path), md)
-                    .map(|r| r.has_location())
-                    .unwrap_or(true);
-                let _ = store.set_location(path, l);
-                l
+            Some(l) if unchanged => l,
+            _ => {
+                // Not scanned yet (the background indexer will record it) or changed behind
+                // our back: scan now, remember in memory, write nothing on this read path.
+                let key = (md.ino(), md.size(), mtime_ns(md));
+                let known = lock(&self.locations).get(&key).copied();
+                match known {
+                    Some(l) => l,
+                    None => {
+                        // Fail closed: a file we cannot scan is treated as location-bearing.
+                        let l = facts::location_ranges(&store, &self.lower_path(path), md)
+                            .map(|r| r.has_location())
+                            .unwrap_or(true);
+                        let mut cache = lock(&self.locations);
+                        if cache.len() > MAX_LOCATION_CACHE {
+                            cache.clear();
+                        }
+                        cache.insert(key, l);
+                        l
+                    }
+                }
             }
         };
         Ok((location, row.fuse_pending))

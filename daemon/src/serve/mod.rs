@@ -4,6 +4,7 @@
 mod fs;
 mod handles;
 mod handoff;
+mod indexer;
 mod inodes;
 mod packages_watch;
 mod stats;
@@ -177,6 +178,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
 
     spawn_notifier(session.notifier(), rx);
+    indexer::spawn(db.clone(), lower.clone());
     spawn_control(&sock, fs.clone())?;
     let mut unmounter = session.unmount_callable();
     let stats_file = a.get("stats").map(PathBuf::from);

@@ -371,3 +371,45 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Up to `limit` rows after row id `after` whose content has not been scanned for
+    /// location yet, in id order (so a caller pages through them once).
+    pub fn unscanned(&self, after: i64, limit: usize) -> Result<Vec<(i64, VolPath, u64, i64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, path, size, mtime_ns FROM files WHERE location IS NULL AND id > ?1
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, path, size, mtime) = row?;
+            if let Ok(p) = VolPath::parse(&path) {
+                out.push((id, p, size.max(0) as u64, mtime));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records scanner verdicts for many rows in one transaction. A row whose size or mtime
+    /// changed meanwhile keeps its unknown state (it will be scanned again).
+    pub fn set_locations(&self, verdicts: &[(i64, u64, i64, bool)]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut st =
+                tx.prepare("UPDATE files SET location=?4 WHERE id=?1 AND size=?2 AND mtime_ns=?3")?;
+            for (id, size, mtime, loc) in verdicts {
+                st.execute(params![id, *size as i64, mtime, loc])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

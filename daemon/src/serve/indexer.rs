@@ -1,0 +1,59 @@
+//! Background location indexer: after the startup reconcile, scans the headers of every file
+//! whose location status is unknown and records the verdicts in batches, so lookups and
+//! listings find them in the store instead of scanning on the request path.
+
+use mediaprovider_policy::redact;
+use mediaprovider_policy::store::Store;
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const BATCH: usize = 512;
+
+pub fn spawn(db: PathBuf, lower: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("indexer".into())
+        .spawn(move || {
+            if let Err(e) = run(&db, &lower) {
+                log::warn!("location indexer stopped: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the location indexer: {e}");
+    }
+}
+
+fn run(db: &std::path::Path, lower: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(db)?;
+    let t = Instant::now();
+    let (mut after, mut scanned, mut with_location) = (0i64, 0u64, 0u64);
+    loop {
+        let rows = store.unscanned(after, BATCH)?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let mut verdicts = Vec::with_capacity(rows.len());
+        for (id, path, size, mtime) in rows {
+            // Vanished or unreadable files stay unknown (and are scanned when opened).
+            let opened = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(lower.join(path.as_str()));
+            let Ok(f) = opened else {
+                continue;
+            };
+            let has = redact::scan(&f).has_location();
+            with_location += u64::from(has);
+            scanned += 1;
+            verdicts.push((id, size, mtime, has));
+        }
+        store.set_locations(&verdicts)?;
+    }
+    if scanned > 0 {
+        log::info!(
+            "indexed location of {scanned} files ({with_location} with location) in {:.2}s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
