@@ -184,6 +184,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let stats_file = a.get("stats").map(PathBuf::from);
     let mount_for_signals = mount.clone();
     let inherited = fuse_fd.is_some() || fuse_socket.is_some();
+    let (db_for_signals, sock_for_signals) = (db.clone(), sock.clone());
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || loop {
@@ -202,26 +203,45 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
                             &mount_for_signals,
                             nix::mount::MntFlags::MNT_DETACH,
                         );
+                        forget_control(&db_for_signals, &sock_for_signals);
                         std::process::exit(0);
                     }
                     if let Err(e) = unmounter.unmount() {
-                        log::error!("unmount: {e}");
-                        std::process::exit(1);
+                        // Busy (files held open): detach it; it goes once they close.
+                        log::info!("unmount: {e}; detaching the mount");
+                        if let Err(e) = nix::mount::umount2(
+                            &mount_for_signals,
+                            nix::mount::MntFlags::MNT_DETACH,
+                        ) {
+                            log::error!("unmount: {e}");
+                            std::process::exit(1);
+                        }
                     }
-                    return;
+                    // The mount is detached; files still held open keep the connection alive,
+                    // and the session would serve them until they close. Give it a moment to
+                    // end on its own, then leave (closing /dev/fuse aborts the connection).
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                    forget_control(&db_for_signals, &sock_for_signals);
+                    log::info!("open files still reference the detached mount; exiting");
+                    std::process::exit(0);
                 }
             }
         })
         .map_err(|e| CliError::failed(format!("signal thread: {e}")))?;
 
     let result = session.run();
-    if let Ok(store) = Store::open(&db) {
-        let _ = store.clear_setting(SETTING_CONTROL);
-    }
-    let _ = std::fs::remove_file(&sock);
+    forget_control(&db, &sock);
     result.map_err(|e| CliError::failed(format!("session: {e}")))?;
     log::info!("unmounted; exiting");
     Ok(())
+}
+
+/// On the way out: `app` commands must not try to reach this daemon any more.
+fn forget_control(db: &Path, sock: &Path) {
+    if let Ok(store) = Store::open(db) {
+        let _ = store.clear_setting(SETTING_CONTROL);
+    }
+    let _ = std::fs::remove_file(sock);
 }
 
 /// Creates the default top-level dirs and `Android/{data,obb,media}` unless a directory of

@@ -107,7 +107,7 @@ impl Store {
     }
 
     fn setup(conn: Connection, path: &Path) -> Result<Store> {
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
         // journal_mode answers with a row; quick_check proves the file is a database at all.
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;

@@ -57,20 +57,33 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     loop {
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version = user_version(conn)?;
         if version == SCHEMA_VERSION {
             return Ok(());
         }
         if !(0..=SCHEMA_VERSION).contains(&version) {
             return Err(StoreError::TooNew(version));
         }
-        let step = MIGRATIONS[version as usize];
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {step}; PRAGMA user_version={}; COMMIT;",
-            version + 1
-        ))
-        .inspect_err(|_| {
-            let _ = conn.execute_batch("ROLLBACK");
-        })?;
+        // Another process (an `app` command racing `serve` on a new store) may be migrating
+        // too: take the write lock first, then re-read the version under it.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let step = (|| {
+            if user_version(conn)? != version {
+                return Ok(());
+            }
+            conn.execute_batch(MIGRATIONS[version as usize])?;
+            conn.execute_batch(&format!("PRAGMA user_version={}", version + 1))
+        })();
+        match step {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
     }
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
