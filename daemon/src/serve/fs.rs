@@ -340,7 +340,7 @@ impl Inner {
                 View::Real
             }
         };
-        let ino = lock(&self.inodes).acquire(parent, path, md.is_dir(), view, true);
+        let ino = lock(&self.inodes).acquire(parent, path, md.is_dir(), view, true, md.ino());
         Ok((attr_from(md, ino), ttl))
     }
 
@@ -765,7 +765,8 @@ impl Filesystem for MediaFs {
         }
         match self.create_file(req, parent, name, None) {
             Ok((path, md, _)) => {
-                let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true);
+                let ino =
+                    lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true, md.ino());
                 reply.entry_with_ttls(&ATTR_TTL, &NO_TTL, &attr_from(&md, ino), Generation(0));
             }
             Err(e) => reply.error(e),
@@ -1081,7 +1082,7 @@ impl Filesystem for MediaFs {
             Ok(_) => return reply.error(Errno::EIO),
             Err(e) => return reply.error(e),
         };
-        let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true);
+        let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true, md.ino());
         let attr = attr_from(&md, ino);
         let (fh, backing) = self.open_real(ino, &path, file, true, |f| reply.open_backing(f));
         match backing {
@@ -1546,7 +1547,7 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return reply.error(e),
         };
-        let ino = lock(&self.inodes).acquire(parent.0, path, false, View::Real, true);
+        let ino = lock(&self.inodes).acquire(parent.0, path, false, View::Real, true, md.ino());
         let attr = attr_from(&md, ino);
         let (fh, backing) = self.open_real(ino, path, file, true, |f| reply.open_backing(f));
         match backing {

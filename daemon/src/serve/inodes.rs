@@ -6,6 +6,11 @@ use mediaprovider_policy::paths::{fold, VolPath};
 use std::collections::HashMap;
 
 pub const ROOT_INO: u64 = 1;
+/// Redacted views: the lower inode number with this bit set (a distinct st_ino per view).
+const VIEW_BIT: u64 = 1 << 48;
+/// Ids handed out when the natural one is taken (hard links, inode reuse while the kernel
+/// still holds the old node).
+const FALLBACK_BASE: u64 = 1 << 56;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
@@ -18,6 +23,9 @@ pub enum View {
 #[derive(Clone, Debug)]
 pub struct Node {
     pub path: VolPath,
+    /// The lower file's inode number: node ids derive from it, so a file keeps its st_ino
+    /// while it exists even after the kernel forgot its node.
+    lower_ino: u64,
     pub parent: u64,
     pub is_dir: bool,
     pub view: View,
@@ -47,6 +55,7 @@ impl Inodes {
             ROOT_INO,
             Node {
                 path: VolPath::root(),
+                lower_ino: 0,
                 parent: ROOT_INO,
                 is_dir: true,
                 view: View::Real,
@@ -57,7 +66,7 @@ impl Inodes {
         Inodes {
             nodes,
             by_name: HashMap::new(),
-            next: ROOT_INO + 1,
+            next: FALLBACK_BASE,
         }
     }
 
@@ -65,8 +74,8 @@ impl Inodes {
         self.nodes.get(&ino)
     }
 
-    /// The node for `path` (child `name` of `parent`) in `view`, created if needed; counts one
-    /// kernel lookup when `count` is set.
+    /// The node for `path` (child of `parent`) in `view`, created if needed; counts one kernel
+    /// lookup when `count` is set. `lower_ino` is the lower file's st_ino.
     pub fn acquire(
         &mut self,
         parent: u64,
@@ -74,11 +83,12 @@ impl Inodes {
         is_dir: bool,
         view: View,
         count: bool,
+        lower_ino: u64,
     ) -> u64 {
         let key = (parent, fold(path.file_name()), view);
         if let Some(&ino) = self.by_name.get(&key) {
             if let Some(n) = self.nodes.get_mut(&ino) {
-                if n.is_dir == is_dir {
+                if n.is_dir == is_dir && n.lower_ino == lower_ino {
                     if count {
                         n.nlookup += 1;
                     }
@@ -88,16 +98,28 @@ impl Inodes {
                     }
                     return ino;
                 }
-                // The name now refers to another kind of entry: detach the old node.
+                // The name now refers to another lower entry: detach the old node.
                 n.detached = true;
             }
         }
-        let ino = self.next;
-        self.next += 1;
+        let natural = match view {
+            View::Real => lower_ino,
+            View::Redacted => lower_ino | VIEW_BIT,
+        };
+        let ino = if natural > ROOT_INO
+            && natural < FALLBACK_BASE
+            && !self.nodes.contains_key(&natural)
+        {
+            natural
+        } else {
+            self.next += 1;
+            self.next
+        };
         self.nodes.insert(
             ino,
             Node {
                 path: path.clone(),
+                lower_ino,
                 parent,
                 is_dir,
                 view,
@@ -197,22 +219,37 @@ mod tests {
     #[test]
     fn views_are_distinct_and_names_case_insensitive() {
         let mut t = Inodes::new();
-        let d = t.acquire(ROOT_INO, &p("DCIM"), true, View::Real, true);
-        let x = t.acquire(d, &p("DCIM/a.jpg"), false, View::Real, true);
-        let y = t.acquire(d, &p("DCIM/a.jpg"), false, View::Redacted, true);
+        let d = t.acquire(ROOT_INO, &p("DCIM"), true, View::Real, true, 100);
+        let x = t.acquire(d, &p("DCIM/a.jpg"), false, View::Real, true, 101);
+        let y = t.acquire(d, &p("DCIM/a.jpg"), false, View::Redacted, true, 101);
         assert_ne!(x, y);
-        assert_eq!(t.acquire(d, &p("DCIM/A.JPG"), false, View::Real, true), x);
+        assert_eq!(
+            t.acquire(d, &p("DCIM/A.JPG"), false, View::Real, true, 101),
+            x
+        );
+        assert_eq!(x, 101);
+        assert_eq!(y, 101 | VIEW_BIT);
         t.forget(x, 2, false);
         assert!(t.get(x).is_none());
         assert!(t.get(y).is_some());
+        // Forgotten and looked up again: the same st_ino.
+        assert_eq!(
+            t.acquire(d, &p("DCIM/a.jpg"), false, View::Real, true, 101),
+            x
+        );
+        // Replaced behind our back (new lower inode): a new node.
+        assert_eq!(
+            t.acquire(d, &p("DCIM/a.jpg"), false, View::Real, true, 102),
+            102
+        );
     }
 
     #[test]
     fn rename_rebases_descendants() {
         let mut t = Inodes::new();
-        let d = t.acquire(ROOT_INO, &p("Pictures"), true, View::Real, true);
-        let s = t.acquire(d, &p("Pictures/Trip"), true, View::Real, true);
-        let f = t.acquire(s, &p("Pictures/Trip/a.jpg"), false, View::Real, true);
+        let d = t.acquire(ROOT_INO, &p("Pictures"), true, View::Real, true, 10);
+        let s = t.acquire(d, &p("Pictures/Trip"), true, View::Real, true, 11);
+        let f = t.acquire(s, &p("Pictures/Trip/a.jpg"), false, View::Real, true, 12);
         t.rename(d, "trip", d, &p("Pictures/Holiday"));
         assert_eq!(t.get(f).unwrap().path.as_str(), "Pictures/Holiday/a.jpg");
         assert_eq!(t.find(d, "HOLIDAY", View::Real), Some(s));
