@@ -2,12 +2,12 @@
 //! scoped-storage rule engine, the SQLite metadata store and the location-range scanner.
 //! Nothing here mounts or talks FUSE; the daemon is a thin layer over this crate.
 
-pub mod redact;
 pub mod errno;
 pub mod identity;
 pub mod mime;
 pub mod packages_list;
 pub mod paths;
+pub mod redact;
 pub mod rules;
 
 pub use errno::Errno;
