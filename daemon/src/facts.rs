@@ -23,12 +23,19 @@ pub fn gather(
     if md.is_dir() {
         return store.facts(caller, path, true, true);
     }
-    let mut facts = store.facts(caller, path, true, false)?;
     let row = store.file(path)?;
-    if row.is_none() {
-        // Not indexed yet (added behind our back): the owner it will get when indexed.
-        facts.owner = implied_owner(path);
-    }
+    let mut facts = match &row {
+        Some(r) => {
+            let hidden = store.dir_hidden(&path.parent().unwrap_or_default());
+            store.facts_for_row(caller, r, hidden)?
+        }
+        None => {
+            // Not indexed yet (added behind our back): the owner it will get when indexed.
+            let mut f = store.facts(caller, path, true, false)?;
+            f.owner = implied_owner(path);
+            f
+        }
+    };
     let fresh = row
         .as_ref()
         .filter(|r| r.size == md.size() && r.mtime_ns == mtime_ns(md));
