@@ -527,16 +527,8 @@ impl Inner {
                 let _ = store.delete_file(&row.path);
                 continue;
             };
-            let facts = FileFacts {
-                exists: true,
-                is_dir: false,
-                owner: row.owner.clone(),
-                media_type: Some(row.media_type),
-                hidden: dir_hidden || mediaprovider_policy::paths::is_hidden_name(&name),
-                fuse_pending: row.fuse_pending,
-                has_location: row.location.unwrap_or(false),
-                grant: grants.get(&row.id).copied().unwrap_or_default(),
-            };
+            let grant = grants.get(&row.id).copied().unwrap_or_default();
+            let facts = Store::row_facts(&row, dir_hidden, grant);
             if rules::visible_in_listing(caller, &row.path, &facts) {
                 out.push(DirEntry {
                     name: disk_name.clone(),
@@ -912,20 +904,9 @@ impl Filesystem for MediaFs {
                 let grants = store.grants_of(&caller).map_err(store_errno)?;
                 let mut v = Vec::new();
                 for row in store.list_tree(&old_actual).map_err(store_errno)? {
-                    let hidden = store.is_hidden(&row.path);
-                    v.push((
-                        row.path.clone(),
-                        FileFacts {
-                            exists: true,
-                            is_dir: false,
-                            owner: row.owner.clone(),
-                            media_type: Some(row.media_type),
-                            hidden,
-                            fuse_pending: row.fuse_pending,
-                            has_location: row.location.unwrap_or(false),
-                            grant: grants.get(&row.id).copied().unwrap_or_default(),
-                        },
-                    ));
+                    let hidden = store.dir_hidden(&row.path.parent().unwrap_or_default());
+                    let grant = grants.get(&row.id).copied().unwrap_or_default();
+                    v.push((row.path.clone(), Store::row_facts(&row, hidden, grant)));
                 }
                 v
             } else {
@@ -1082,26 +1063,7 @@ impl Filesystem for MediaFs {
             Ok(_) => return reply.error(Errno::EIO),
             Err(e) => return reply.error(e),
         };
-        let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true, md.ino());
-        let attr = attr_from(&md, ino);
-        let (fh, backing) = self.open_real(ino, &path, file, true, |f| reply.open_backing(f));
-        match backing {
-            Some(b) => reply.created_passthrough(
-                &NO_TTL,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-                &b,
-            ),
-            None => reply.created(
-                &NO_TTL,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
-        }
+        self.reply_created(parent.0, &path, &md, file, reply);
     }
 
     fn read(
@@ -1521,6 +1483,32 @@ impl Filesystem for MediaFs {
 }
 
 impl Inner {
+    /// Answers a CREATE with the new (or existing) file opened for write; entry TTL 0 because
+    /// the file is pending until this handle closes.
+    fn reply_created(
+        &self,
+        parent: u64,
+        path: &VolPath,
+        md: &Metadata,
+        file: File,
+        reply: ReplyCreate,
+    ) {
+        let ino = lock(&self.inodes).acquire(parent, path, false, View::Real, true, md.ino());
+        let attr = attr_from(md, ino);
+        let (fh, backing) = self.open_real(ino, path, file, true, |f| reply.open_backing(f));
+        let fh = FileHandle(fh);
+        match backing {
+            Some(b) => reply.created_passthrough(
+                &NO_TTL,
+                &attr,
+                Generation(0),
+                fh,
+                FopenFlags::empty(),
+                &b,
+            ),
+            None => reply.created(&NO_TTL, &attr, Generation(0), fh, FopenFlags::empty()),
+        }
+    }
     /// `open(O_CREAT)` without `O_EXCL` on an existing name: an open for write of that file.
     fn create_existing(
         &self,
@@ -1547,26 +1535,7 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return reply.error(e),
         };
-        let ino = lock(&self.inodes).acquire(parent.0, path, false, View::Real, true, md.ino());
-        let attr = attr_from(&md, ino);
-        let (fh, backing) = self.open_real(ino, path, file, true, |f| reply.open_backing(f));
-        match backing {
-            Some(b) => reply.created_passthrough(
-                &NO_TTL,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-                &b,
-            ),
-            None => reply.created(
-                &NO_TTL,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
-        }
+        self.reply_created(parent.0, path, &md, file, reply);
     }
 }
 

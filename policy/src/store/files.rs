@@ -189,7 +189,7 @@ impl Store {
 
     /// Renames one file row; a row already at `new` is replaced. Grants follow the row.
     pub fn rename_file(&self, old: &VolPath, new: &VolPath) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         if old.key() != new.key() {
             tx.execute("DELETE FROM files WHERE path_key=?1", [new.key()])?;
         }
@@ -216,7 +216,7 @@ impl Store {
 
     /// Renames every row below directory `old` to sit below `new`, in one transaction.
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         let rows = {
             let mut st = tx.prepare(
                 "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
@@ -294,14 +294,10 @@ impl Store {
         dir_is_hidden(dir, |d| self.has_nomedia(d))
     }
 
-    /// Facts for one existing file row, as `caller` sees it.
-    pub fn facts_for_row(
-        &self,
-        caller: &Caller,
-        row: &FileRow,
-        dir_hidden: bool,
-    ) -> Result<FileFacts> {
-        Ok(FileFacts {
+    /// Facts for one existing file row, given its hidden state and the caller's grant on it
+    /// (listings and directory renames look grants up once for all rows).
+    pub fn row_facts(row: &FileRow, dir_hidden: bool, grant: Grant) -> FileFacts {
+        FileFacts {
             exists: true,
             is_dir: false,
             owner: row.owner.clone(),
@@ -309,12 +305,23 @@ impl Store {
             hidden: dir_hidden || is_hidden_name(row.path.file_name()),
             fuse_pending: row.fuse_pending,
             has_location: row.location.unwrap_or(false),
-            grant: if caller.packages.is_empty() {
-                Grant::None
-            } else {
-                self.grant_for(caller, row.id)?
-            },
-        })
+            grant,
+        }
+    }
+
+    /// Facts for one existing file row, as `caller` sees it.
+    pub fn facts_for_row(
+        &self,
+        caller: &Caller,
+        row: &FileRow,
+        dir_hidden: bool,
+    ) -> Result<FileFacts> {
+        let grant = if caller.packages.is_empty() {
+            Grant::None
+        } else {
+            self.grant_for(caller, row.id)?
+        };
+        Ok(Self::row_facts(row, dir_hidden, grant))
     }
 
     /// Facts for `path`: from its row if it has one; `exists`/`is_dir` come from the caller,
@@ -401,7 +408,7 @@ impl Store {
     /// Records scanner verdicts for many rows in one transaction. A row whose size or mtime
     /// changed meanwhile keeps its unknown state (it will be scanned again).
     pub fn set_locations(&self, verdicts: &[(i64, u64, i64, bool)]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         {
             let mut st =
                 tx.prepare("UPDATE files SET location=?4 WHERE id=?1 AND size=?2 AND mtime_ns=?3")?;

@@ -108,10 +108,29 @@ impl Store {
 
     fn setup(conn: Connection, path: &Path) -> Result<Store> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        // journal_mode answers with a row; quick_check proves the file is a database at all.
-        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
-        schema::migrate(&conn)?;
+        // Switching a brand-new file to WAL while another process creates it too can answer
+        // "busy" without consulting the busy handler: retry for a while, like the handler would.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .and_then(|_| {
+                    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+                })
+                .map_err(StoreError::from)
+                .and_then(|_| schema::migrate(&conn));
+            match r {
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        }
         Ok(Store {
             stmts: RefCell::new(HashMap::new()),
             conn: Box::new(conn),
@@ -206,6 +225,12 @@ impl Store {
         let r = f(&mut stmt);
         self.stmts.borrow_mut().insert(sql, stmt);
         r
+    }
+
+    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so it waits
+    /// for other writers through the busy handler instead of failing on a read→write upgrade.
+    pub(crate) fn write_tx(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
     }
 
     /// Raw connection, for the daemon's own prepared statements.

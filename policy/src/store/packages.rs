@@ -86,7 +86,7 @@ impl Store {
     /// directories themselves is the caller's job (the daemon or the CLI).
     pub fn remove_package(&self, name: &str) -> Result<Package> {
         let pkg = self.require_package(name)?;
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         tx.execute("DELETE FROM grants WHERE package=?1", [name])?;
         for area in ["data", "obb", "media"] {
             let prefix = format!("android/{area}/{}", fold(&pkg.name));

@@ -27,7 +27,7 @@ const MAX_DEPTH: usize = 256;
 
 impl Store {
     pub fn reconcile(&self, lower: &Path) -> Result<ReconcileStats> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         let gen: i64 = tx.query_row("SELECT COALESCE(MAX(seen), 0) + 1 FROM files", [], |r| {
             r.get(0)
         })?;
