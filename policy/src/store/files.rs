@@ -28,6 +28,10 @@ pub struct FileRow {
 
 const ROW_COLUMNS: &str = "id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location";
+const FILE_WITH_GRANT: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, \
+     is_pending, is_trashed, fuse_pending, location, \
+     (SELECT MAX(write) + 1 FROM grants WHERE file_id = files.id AND package IN (?2, ?3)) \
+     FROM files WHERE path_key=?1";
 const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location FROM files WHERE path_key=?1";
 
@@ -340,10 +344,10 @@ impl Store {
                 ..FileFacts::default()
             });
         }
-        match self.file(path)? {
-            Some(row) => {
+        match self.file_with_grant(caller, path)? {
+            Some((row, grant)) => {
                 let hidden = self.dir_hidden(&path.parent().unwrap_or_default());
-                let mut f = self.facts_for_row(caller, &row, hidden)?;
+                let mut f = Self::row_facts(&row, hidden, grant);
                 f.exists = exists;
                 Ok(f)
             }
@@ -354,6 +358,40 @@ impl Store {
                 ..FileFacts::default()
             }),
         }
+    }
+
+    /// A row and `caller`'s grant on it in one query (the decision hot path); callers with more
+    /// than two packages (rare shared uids) take a second query.
+    pub fn file_with_grant(
+        &self,
+        caller: &Caller,
+        path: &VolPath,
+    ) -> Result<Option<(FileRow, Grant)>> {
+        let (p1, p2) = match caller.packages.as_slice() {
+            [] => ("", ""),
+            [a] => (a.as_str(), a.as_str()),
+            [a, b] => (a.as_str(), b.as_str()),
+            _ => {
+                return match self.file(path)? {
+                    Some(row) => {
+                        let g = self.grant_for(caller, row.id)?;
+                        Ok(Some((row, g)))
+                    }
+                    None => Ok(None),
+                }
+            }
+        };
+        Ok(self.with_stmt(FILE_WITH_GRANT, |st| {
+            st.query_row(params![path.key(), p1, p2], |r| {
+                let grant = match r.get::<_, Option<i64>>(11)? {
+                    Some(2) => Grant::Write,
+                    Some(1) => Grant::Read,
+                    _ => Grant::None,
+                };
+                Ok((row_from(r)?, grant))
+            })
+            .optional()
+        })?)
     }
 
     /// Cached scanner result for an unchanged file (keyed by inode, size and mtime).
