@@ -184,7 +184,12 @@ fn grants_follow_renames_and_go_with_uninstall() {
     let f = s.facts(&b, &p("pictures/Z.JPG"), true, false).unwrap();
     assert_eq!((f.grant, f.owner.as_deref()), (Grant::Write, Some("com.a")));
     let a = s.caller(10001).unwrap();
-    assert_eq!(s.facts(&a, &p("Pictures/z.jpg"), true, false).unwrap().grant, Grant::None);
+    assert_eq!(
+        s.facts(&a, &p("Pictures/z.jpg"), true, false)
+            .unwrap()
+            .grant,
+        Grant::None
+    );
     s.revoke_file("com.b", &p("Pictures/z.jpg")).unwrap();
     assert_eq!(s.grant_for(&b, row.id).unwrap(), Grant::None);
     s.grant_file("com.b", &p("Pictures/z.jpg"), false).unwrap();

@@ -48,7 +48,9 @@ pub(crate) fn sniff(head: &[u8]) -> Option<&'static str> {
         if let Some(f) = brand(major) {
             return Some(f);
         }
-        let size = head.get(0..4).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+        let size = head
+            .get(0..4)
+            .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
         let compat_end = (size as usize).min(head.len());
         let compat = head.get(16..compat_end).unwrap_or(&[]);
         return Some(compat.chunks_exact(4).find_map(brand).unwrap_or("isobmff"));
@@ -77,7 +79,7 @@ impl BoxHdr {
 
 /// Parses the box at `off` inside a parent ending at `end`. Size 0 runs to the parent's end.
 pub(crate) fn next_box(src: &mut Src, off: u64, end: u64) -> Option<BoxHdr> {
-    if off.checked_add(8)? > end {
+    if off.checked_add(8)? > end || !src.spend(1) {
         return None;
     }
     let size = src.be32(off)?;
@@ -149,7 +151,14 @@ impl Walker {
         }
     }
 
-    fn visit(&mut self, src: &mut Src, b: &BoxHdr, keys: Option<&[u32]>, depth: u32, out: &mut Out) {
+    fn visit(
+        &mut self,
+        src: &mut Src,
+        b: &BoxHdr,
+        keys: Option<&[u32]>,
+        depth: u32,
+        out: &mut Out,
+    ) {
         let t = &b.typ;
         if LOCATION_BOXES.contains(&t) {
             blank_box(b, KIND_BOX, out);
@@ -164,7 +173,9 @@ impl Walker {
         }
         match t {
             b"uuid" => {
-                let Some(u) = src.arr::<16>(b.body()) else { return };
+                let Some(u) = src.arr::<16>(b.body()) else {
+                    return;
+                };
                 let body = b.body() + 16;
                 if u == XMP_UUID {
                     xmp::scan(src, body, b.end, out);
@@ -174,12 +185,12 @@ impl Walker {
             }
             b"XMP_" => xmp::scan(src, b.body(), b.end, out),
             b"meta" => {
-                // ISO meta is a FullBox; QuickTime meta (no version/flags) starts with hdlr.
-                let cs = if src.starts_with(b.body() + 4, b"hdlr") {
-                    b.body()
-                } else {
-                    b.body() + 4
-                };
+                // ISO meta is a FullBox; QuickTime meta has no version/flags, so its first
+                // child's type sits where an ISO meta has its first child's size.
+                let qt = src
+                    .arr::<4>(b.body() + 4)
+                    .is_some_and(|t| matches!(&t, b"hdlr" | b"keys" | b"ilst"));
+                let cs = if qt { b.body() } else { b.body() + 4 };
                 if depth == 0 {
                     heif::scan_items(src, cs, b.end, out);
                 }
@@ -196,7 +207,15 @@ impl Walker {
     }
 
     /// Children of a `meta`: its `ilst` is keyed by `keys` if there are any.
-    fn walk_meta(&mut self, src: &mut Src, start: u64, end: u64, keys: &[u32], depth: u32, out: &mut Out) {
+    fn walk_meta(
+        &mut self,
+        src: &mut Src,
+        start: u64,
+        end: u64,
+        keys: &[u32],
+        depth: u32,
+        out: &mut Out,
+    ) {
         let mut off = start;
         while let Some(b) = next_box(src, off, end) {
             self.boxes += 1;
@@ -221,11 +240,18 @@ fn location_keys(src: &mut Src, start: u64, end: u64) -> Vec<u32> {
     let mut res = Vec::new();
     let mut off = start;
     for _ in 0..64 {
-        let Some(b) = next_box(src, off, end) else { break };
+        let Some(b) = next_box(src, off, end) else {
+            break;
+        };
         if &b.typ == b"keys" {
-            let Some(n) = src.be32(b.body() + 4) else { break };
+            let Some(n) = src.be32(b.body() + 4) else {
+                break;
+            };
             let mut p = b.body() + 8;
             for idx in 1..=n.min(MAX_KEYS) {
+                if !src.spend(1) {
+                    break;
+                }
                 let Some(ks) = src.be32(p) else { break };
                 let ks = u64::from(ks);
                 if ks < 8 || p + ks > b.end {

@@ -13,13 +13,13 @@ const MAX_CHILDREN: u32 = 256;
 pub(crate) fn scan(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     let mut off = start;
     for _ in 0..MAX_CHILDREN {
-        let Some(b) = next_box(src, off, end) else { break };
+        let Some(b) = next_box(src, off, end) else {
+            break;
+        };
         match &b.typ {
-            b"CMT4" => {
-                // GPS-only block: if it cannot be parsed, none of it may survive.
-                if !exif::scan_tiff(src, b.body(), b.end, true, 1, out) {
-                    out.fill(b.body(), b.end, 0, exif::KIND_UNPARSED);
-                }
+            // GPS-only block: if it cannot be parsed, none of it may survive.
+            b"CMT4" if !exif::scan_tiff(src, b.body(), b.end, true, 1, out) => {
+                out.fill(b.body(), b.end, 0, exif::KIND_UNPARSED);
             }
             b"CMT1" | b"CMT2" => {
                 exif::scan_tiff(src, b.body(), b.end, false, 1, out);

@@ -106,6 +106,9 @@ impl Tiff {
     }
 
     fn entry(&self, src: &mut Src, ifd: u64, i: u64) -> Option<Entry> {
+        if !src.spend(1) {
+            return None;
+        }
         let at = ifd + self.count_size() + i * self.entry_size();
         if at + self.entry_size() > self.end {
             return None;

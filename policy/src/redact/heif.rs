@@ -35,7 +35,9 @@ pub(crate) fn scan_items(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     let (mut iinf, mut iloc, mut idat) = (None, None, None);
     let mut off = start;
     for _ in 0..MAX_META_CHILDREN {
-        let Some(b) = next_box(src, off, end) else { break };
+        let Some(b) = next_box(src, off, end) else {
+            break;
+        };
         off = b.end;
         let last = b.truncated;
         match &b.typ {
@@ -48,13 +50,17 @@ pub(crate) fn scan_items(src: &mut Src, start: u64, end: u64, out: &mut Out) {
             break;
         }
     }
-    let (Some(iinf), Some(iloc)) = (iinf, iloc) else { return };
+    let (Some(iinf), Some(iloc)) = (iinf, iloc) else {
+        return;
+    };
     let wanted = item_infos(src, &iinf);
     if wanted.is_empty() {
         return;
     }
     for loc in locations(src, &iloc, &wanted) {
-        let Some(&(_, item)) = wanted.iter().find(|(id, _)| *id == loc.id) else { continue };
+        let Some(&(_, item)) = wanted.iter().find(|(id, _)| *id == loc.id) else {
+            continue;
+        };
         let parts = match resolve(src, &loc, idat.as_ref()) {
             Some(p) => p,
             None => {
@@ -98,10 +104,14 @@ fn exif_item(s: &mut Src, total: u64, o: &mut Out) {
 /// Item IDs of Exif and XMP items from `iinf` (only `infe` versions 2 and 3 have types).
 fn item_infos(src: &mut Src, iinf: &BoxHdr) -> Vec<(u32, Item)> {
     let mut res = Vec::new();
-    let Some(ver) = src.u8(iinf.body()) else { return res };
+    let Some(ver) = src.u8(iinf.body()) else {
+        return res;
+    };
     let mut off = iinf.body() + 4 + if ver == 0 { 2 } else { 4 };
     for _ in 0..MAX_INFE {
-        let Some(b) = next_box(src, off, iinf.end) else { break };
+        let Some(b) = next_box(src, off, iinf.end) else {
+            break;
+        };
         off = b.end;
         if &b.typ == b"infe" {
             if let Some(x) = infe(src, &b) {
@@ -153,18 +163,29 @@ fn infe(src: &mut Src, b: &BoxHdr) -> Option<(u32, Item)> {
 /// `iloc` entries of the wanted items.
 fn locations(src: &mut Src, iloc: &BoxHdr, wanted: &[(u32, Item)]) -> Vec<Loc> {
     let mut res = Vec::new();
-    let mut r = Reader { src, p: iloc.body(), end: iloc.end, reads: 0 };
+    let mut r = Reader {
+        src,
+        p: iloc.body(),
+        end: iloc.end,
+        reads: 0,
+    };
     let Some(v) = r.n(1) else { return res };
     r.p += 3; // flags
-    let (Some(a), Some(b)) = (r.n(1), r.n(1)) else { return res };
+    let (Some(a), Some(b)) = (r.n(1), r.n(1)) else {
+        return res;
+    };
     let (osz, lsz, bsz) = (a >> 4, a & 15, b >> 4);
     let isz = if v == 1 || v == 2 { b & 15 } else { 0 };
     if [osz, lsz, bsz, isz].iter().any(|s| ![0, 4, 8].contains(s)) || v > 2 {
         return res;
     }
-    let Some(count) = r.n(if v < 2 { 2 } else { 4 }) else { return res };
+    let Some(count) = r.n(if v < 2 { 2 } else { 4 }) else {
+        return res;
+    };
     for _ in 0..count {
-        let Some(id) = r.n(if v < 2 { 2 } else { 4 }) else { break };
+        let Some(id) = r.n(if v < 2 { 2 } else { 4 }) else {
+            break;
+        };
         let method = if v == 1 || v == 2 {
             match r.n(2) {
                 Some(m) => (m & 15) as u16,
@@ -174,12 +195,21 @@ fn locations(src: &mut Src, iloc: &BoxHdr, wanted: &[(u32, Item)]) -> Vec<Loc> {
             0
         };
         r.p += 2; // data_reference_index
-        let (Some(base), Some(n_ext)) = (r.n(bsz), r.n(2)) else { break };
+        let (Some(base), Some(n_ext)) = (r.n(bsz), r.n(2)) else {
+            break;
+        };
         let keep = wanted.iter().any(|(w, _)| u64::from(*w) == id);
-        let mut loc = Loc { id: id as u32, method, extents: Vec::new(), overflow: false };
+        let mut loc = Loc {
+            id: id as u32,
+            method,
+            extents: Vec::new(),
+            overflow: false,
+        };
         for _ in 0..n_ext {
             r.p += isz;
-            let (Some(eo), Some(el)) = (r.n(osz), r.n(lsz)) else { return res };
+            let (Some(eo), Some(el)) = (r.n(osz), r.n(lsz)) else {
+                return res;
+            };
             if keep {
                 if loc.extents.len() < MAX_EXTENTS {
                     loc.extents.push((base.saturating_add(eo), el));
@@ -209,6 +239,9 @@ struct Reader<'s, 'a> {
 impl Reader<'_, '_> {
     fn n(&mut self, size: u64) -> Option<u64> {
         self.reads += 1;
+        if !self.src.spend(1) {
+            return None;
+        }
         if self.reads > MAX_ILOC_READS || self.p + size > self.end {
             return None;
         }
@@ -241,7 +274,11 @@ fn resolve(src: &Src, loc: &Loc, idat: Option<&BoxHdr>) -> Option<Vec<(u64, u64)
         if s >= limit {
             continue;
         }
-        let e = if l == 0 { limit } else { s.saturating_add(l).min(limit) };
+        let e = if l == 0 {
+            limit
+        } else {
+            s.saturating_add(l).min(limit)
+        };
         parts.push((s, e - s));
     }
     (!parts.is_empty()).then_some(parts)

@@ -2,7 +2,7 @@
 //! (APP2) secondary images, which are whole JPEGs with their own APP1 Exif.
 
 use super::read::Src;
-use super::{exif, scan_parts, xmp, Out, MAX_DEPTH};
+use super::{exif, scan_parts, xmp, Out};
 
 const XMP_SIG: &[u8] = b"http://ns.adobe.com/xap/1.0/";
 const EXT_XMP_SIG: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
@@ -26,14 +26,15 @@ struct ExtChunk {
 /// Scans the JPEG that starts at `pos` and must end by `end`.
 pub(crate) fn scan_at(src: &mut Src, pos: u64, end: u64, depth: u32, out: &mut Out) {
     let end = end.min(src.len());
-    if !src.starts_with(pos, &[0xFF, 0xD8]) {
+    // Embedded images (MPF, thumbnails) nest; weigh each like a big structure.
+    if !src.spend(if depth > 0 { 4096 } else { 1 }) || !src.starts_with(pos, &[0xFF, 0xD8]) {
         return;
     }
     let mut ext: Vec<ExtChunk> = Vec::new();
     let mut mpf: Option<(u64, u64)> = None;
     let mut i = pos + 2;
     for _ in 0..MAX_SEGMENTS {
-        if src.u8(i) != Some(0xFF) {
+        if !src.spend(1) || src.u8(i) != Some(0xFF) {
             break;
         }
         let mut fills = 0;
@@ -68,8 +69,10 @@ pub(crate) fn scan_at(src: &mut Src, pos: u64, end: u64, depth: u32, out: &mut O
     if !ext.is_empty() {
         extended_xmp(src, ext, out);
     }
+    // Only a primary image lists MP entries; not following them from secondary images keeps
+    // hostile files from fanning out.
     if let Some((base, seg_end)) = mpf {
-        if depth < MAX_DEPTH {
+        if depth == 0 {
             for (s, len) in mpf_images(src, base, seg_end) {
                 if let Some(s) = base.checked_add(s) {
                     if s > pos && s < end {
@@ -112,7 +115,7 @@ fn app1(src: &mut Src, ds: u64, de: u64, depth: u32, out: &mut Out, ext: &mut Ve
 /// Reassembles each ExtendedXMP packet (chunks may arrive in any order) and scans it as one;
 /// ranges are mapped back to the chunks. Inconsistent chunk sets are blanked whole.
 fn extended_xmp(src: &mut Src, mut ext: Vec<ExtChunk>, out: &mut Out) {
-    ext.sort_by(|a, b| (a.guid, a.offset).cmp(&(b.guid, b.offset)));
+    ext.sort_by_key(|c| (c.guid, c.offset));
     let mut start = 0;
     while start < ext.len() {
         let guid = ext[start].guid;
@@ -137,7 +140,9 @@ fn extended_xmp(src: &mut Src, mut ext: Vec<ExtChunk>, out: &mut Out) {
             continue;
         }
         let parts: Vec<(u64, u64)> = group.iter().map(|c| (c.data, c.len)).collect();
-        scan_parts(src, &parts, out, |sub, total, o| xmp::scan(sub, 0, total, o));
+        scan_parts(src, &parts, out, |sub, total, o| {
+            xmp::scan(sub, 0, total, o)
+        });
     }
 }
 

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
-use super::{LocationRange, Replacement, ScanResult, FORMATS};
 use super::{bmff, exif, png, xmp};
+use super::{LocationRange, Replacement, ScanResult, FORMATS};
 
 /// Kinds the scanner emits; parsed JSON maps these back to static strings (no allocation).
 const KINDS: &[&str] = &[
@@ -21,7 +21,7 @@ const KINDS: &[&str] = &[
     png::KIND_CRC,
     png::KIND_LEGACY_HEX,
     png::KIND_COMPRESSED,
-    "io-error",
+    "scan-failed",
     "too-many-ranges",
 ];
 
@@ -56,10 +56,12 @@ pub(super) fn to_json(r: &ScanResult) -> Value {
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let d = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
-    b.chunks(2).map(|p| Some(d(p[0])? << 4 | d(p[1])?)).collect()
+    b.chunks(2)
+        .map(|p| Some(d(p[0])? << 4 | d(p[1])?))
+        .collect()
 }
 
 pub(super) fn from_json(v: &Value) -> Option<ScanResult> {

@@ -8,8 +8,9 @@
 //! Bounds: every loop, recursion depth and allocation is capped (XMP packets at
 //! [`xmp::MAX_PACKET`], legacy PNG hex at 4 MiB, IFDs, boxes, chunks, segments by count). Past a
 //! cap, or when a structure cannot be parsed, the scanner fails closed: the enclosing metadata
-//! segment (XMP packet, EXIF block, compressed chunk) is blanked whole. A real I/O error during
-//! the scan blanks the whole file ([`scan_path`] reports it as an error instead).
+//! segment (XMP packet, EXIF block, compressed chunk) is blanked whole. A real I/O error, or a
+//! hostile file exhausting the per-scan work budget, blanks the whole file ([`scan_path`]
+//! reports it as an error instead; its caller must then not serve the file unredacted).
 //!
 //! Known gaps (no in-place redaction possible or no samples): GoPro GPMF / Sony rtmd / DJI
 //! telemetry tracks inside `mdat`, a video appended after a JPEG's EOI (motion photo),
@@ -71,7 +72,10 @@ impl LocationRange {
     fn byte_at(&self, pos: u64) -> u8 {
         match &self.replacement {
             Replacement::Fill(b) => *b,
-            Replacement::Bytes(v) => v.get((pos - self.start) as usize).copied().unwrap_or(0),
+            Replacement::Bytes(v) => {
+                let i = pos.saturating_sub(self.start) as usize;
+                v.get(i).copied().unwrap_or(0)
+            }
         }
     }
 }
@@ -140,7 +144,8 @@ impl Out {
     /// Appends; past [`MAX_RANGES`] the list is compacted, and if a hostile file still
     /// produces too many, everything is collapsed into one zero-filled span (fail closed).
     pub(crate) fn push(&mut self, r: LocationRange) {
-        if r.end < r.start || (matches!(&r.replacement, Replacement::Bytes(b) if b.len() as u64 != r.end - r.start))
+        if r.end < r.start
+            || (matches!(&r.replacement, Replacement::Bytes(b) if b.len() as u64 != r.end - r.start))
         {
             return;
         }
@@ -200,7 +205,7 @@ pub(crate) fn scan_parts(
 /// and resolves overlaps between different replacements (the earlier range wins).
 pub(crate) fn normalize(mut v: Vec<LocationRange>) -> Vec<LocationRange> {
     v.retain(|r| r.start < r.end);
-    v.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    v.sort_by_key(|r| (r.start, r.end));
     let mut res: Vec<LocationRange> = Vec::with_capacity(v.len());
     for mut r in v {
         let Some(cur) = res.last_mut() else {
@@ -272,44 +277,43 @@ pub fn overlaps(ranges: &[LocationRange], offset: u64, len: u64) -> bool {
 }
 
 /// Finds the location ranges of one file. Never fails: unparseable metadata is blanked
-/// (fail closed), and an I/O error blanks the whole file.
+/// (fail closed), and an I/O error or exhausted work budget blanks the whole file.
 pub fn scan(r: &dyn PositionedRead) -> ScanResult {
+    let (format, res) = scan_checked(r);
+    let ranges = res.unwrap_or_else(|e| {
+        log::warn!("redact: scan failed ({e}); serving the whole file blanked");
+        let end = r.len().ok().filter(|&l| l > 0).unwrap_or(u64::MAX);
+        vec![LocationRange {
+            start: 0,
+            end,
+            kind: Cow::Borrowed("scan-failed"),
+            replacement: Replacement::Fill(0),
+        }]
+    });
+    ScanResult { format, ranges }
+}
+
+/// Opens and scans a file. Unlike [`scan`], a read error (or an exhausted work budget) is
+/// returned rather than blanked, so a caller that caches results does not cache a transient
+/// failure. On `Err` the caller must not serve the file unredacted (fail the open, or use
+/// `scan`'s whole-file blank).
+pub fn scan_path(p: &std::path::Path) -> std::io::Result<ScanResult> {
+    let f = std::fs::File::open(p)?;
+    let (format, res) = scan_checked(&f);
+    Ok(ScanResult {
+        format,
+        ranges: res?,
+    })
+}
+
+fn scan_checked(r: &dyn PositionedRead) -> (&'static str, std::io::Result<Vec<LocationRange>>) {
     let mut src = Src::new(r);
     let mut out = Out::default();
     let format = scan_src(&mut src, &mut out);
-    if let Some(e) = &src.err {
-        log::warn!("redact: I/O error while scanning ({e}); serving the whole file blanked");
-        let end = if src.len() > 0 { src.len() } else { u64::MAX };
-        return ScanResult {
-            format,
-            ranges: vec![LocationRange {
-                start: 0,
-                end,
-                kind: Cow::Borrowed("io-error"),
-                replacement: Replacement::Fill(0),
-            }],
-        };
+    match src.err.take() {
+        Some(e) => (format, Err(e)),
+        None => (format, Ok(normalize(out.v))),
     }
-    ScanResult {
-        format,
-        ranges: normalize(out.v),
-    }
-}
-
-/// Opens and scans a file. Unlike [`scan`], a read error is returned rather than blanked, so
-/// a caller that caches results does not cache a transient failure.
-pub fn scan_path(p: &std::path::Path) -> std::io::Result<ScanResult> {
-    let f = std::fs::File::open(p)?;
-    let mut src = Src::new(&f);
-    let mut out = Out::default();
-    let format = scan_src(&mut src, &mut out);
-    if let Some(e) = src.err.take() {
-        return Err(e);
-    }
-    Ok(ScanResult {
-        format,
-        ranges: normalize(out.v),
-    })
 }
 
 /// Sniffs the container and runs its parser.

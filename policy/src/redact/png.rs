@@ -23,6 +23,9 @@ const MAX_FIELD: u64 = 1024;
 pub(crate) fn scan(src: &mut Src, out: &mut Out) {
     let mut i = 8u64;
     for _ in 0..MAX_CHUNKS {
+        if !src.spend(1) {
+            break;
+        }
         let (Some(n), Some(typ)) = (src.be32(i), src.arr::<4>(i + 4)) else {
             break;
         };
@@ -135,6 +138,9 @@ fn hex_val(c: u8) -> Option<u8> {
 /// ImageMagick legacy profile: `\n<name>\n<spaces><decimal length>\n` then hex digits in lines.
 /// Decodes it, scans the decoded bytes, and maps the ranges back onto the hex digits.
 fn legacy_hex(src: &mut Src, start: u64, end: u64, is_xmp: bool, out: &mut Out) {
+    if !src.spend(1 + end.saturating_sub(start) / 16) {
+        return;
+    }
     let Some(text) = src.vec(start, end.saturating_sub(start), MAX_HEX_TEXT as usize) else {
         // Too large to decode: zero every byte of the text (digits become '0').
         out.fill(start, end, b'0', KIND_LEGACY_HEX);
@@ -143,7 +149,10 @@ fn legacy_hex(src: &mut Src, start: u64, end: u64, is_xmp: bool, out: &mut Out) 
     let Some((body, declared)) = legacy_header(&text) else {
         return;
     };
-    let digits = text[body..].iter().filter(|c| hex_val(**c).is_some()).count();
+    let digits = text[body..]
+        .iter()
+        .filter(|c| hex_val(**c).is_some())
+        .count();
     let n = declared.min(digits / 2);
     let mut decoded = Vec::with_capacity(n);
     let mut hi: Option<u8> = None;
@@ -164,6 +173,9 @@ fn legacy_hex(src: &mut Src, start: u64, end: u64, is_xmp: bool, out: &mut Out) 
         xmp::scan(&mut sub, 0, decoded.len() as u64, &mut found);
     } else {
         exif::scan_block(&mut sub, 0, decoded.len() as u64, 1, &mut found);
+    }
+    if let Some(e) = sub.err.take() {
+        src.err.get_or_insert(e);
     }
     let ranges = normalize(found.v);
     map_hex(&text[body..], start + body as u64, &ranges, n, out);
@@ -219,7 +231,7 @@ fn map_hex(body: &[u8], body_off: u64, ranges: &[LocationRange], n: usize, out: 
             continue;
         }
         let k = (d / 2) as u64;
-        let hi = d % 2 == 0;
+        let hi = d.is_multiple_of(2);
         d += 1;
         if k >= n as u64 {
             break;

@@ -58,8 +58,15 @@ fn slice_read_at(data: &[u8], buf: &mut [u8], off: u64) -> usize {
 /// Block size of the read cache: headers, IFDs and box trees are mostly read in small pieces
 /// that sit close together, so one 4 KiB pread usually serves many of them.
 const CACHE: usize = 4096;
+/// Read size after a far jump (next PNG chunk or box header past image data): usually only a
+/// header is needed there, and copying a whole block per chunk doubles a PNG scan's cost.
+const SMALL: usize = 256;
 /// Hard cap on physical reads per scan (each loop is bounded too; this is the backstop).
 const MAX_READS: u64 = 4 << 20;
+/// Structural work per scan: IFD entries, segments, chunks, boxes, embedded images. Every
+/// per-structure cap multiplied out is still large for hostile nesting; this bounds the total.
+/// Legitimate files stay far below it (a 20 MB PNG has ~2,600 chunks).
+const MAX_WORK: u64 = if cfg!(test) { 1 << 20 } else { 8 << 20 };
 
 /// Cached, bounds-checked reader used by all parsers. Every accessor returns `None`/`false`
 /// instead of failing, so parsers simply stop (and fail closed) at truncation.
@@ -70,6 +77,7 @@ pub(crate) struct Src<'a> {
     c_off: u64,
     c_len: usize,
     reads: u64,
+    work: u64,
     /// First real I/O error (not EOF); `scan` turns this into a whole-file blank.
     pub(crate) err: Option<io::Error>,
 }
@@ -87,12 +95,24 @@ impl<'a> Src<'a> {
             c_off: 0,
             c_len: 0,
             reads: 0,
+            work: 0,
             err,
         }
     }
 
     pub(crate) fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Accounts for `n` units of structural work. Exhausting the budget is treated like an
+    /// I/O error (the scan cannot vouch for what it did not look at): all further reads fail
+    /// and `scan` blanks the whole file.
+    pub(crate) fn spend(&mut self, n: u64) -> bool {
+        self.work = self.work.saturating_add(n);
+        if self.work > MAX_WORK && self.err.is_none() {
+            self.err = Some(io::Error::other("scan work budget exhausted"));
+        }
+        self.err.is_none()
     }
 
     /// The underlying reader, for building views (`Concat`) over parts of it.
@@ -109,7 +129,7 @@ impl<'a> Src<'a> {
             }
             self.reads += 1;
             if self.reads > MAX_READS {
-                self.err = Some(io::Error::other("read budget exhausted"));
+                self.err = Some(io::Error::other("scan read budget exhausted"));
                 break;
             }
             match self.r.read_at(&mut buf[done..], off + done as u64) {
@@ -127,6 +147,9 @@ impl<'a> Src<'a> {
 
     /// Reads exactly `buf.len()` bytes at `off`; false on truncation or error.
     pub(crate) fn read(&mut self, off: u64, buf: &mut [u8]) -> bool {
+        if self.err.is_some() {
+            return false;
+        }
         let n = buf.len() as u64;
         match off.checked_add(n) {
             Some(e) if e <= self.len => {}
@@ -143,7 +166,10 @@ impl<'a> Src<'a> {
             if self.cache.is_empty() {
                 self.cache = vec![0; CACHE];
             }
-            let want = (self.len - off).min(CACHE as u64) as usize;
+            let near = self.c_len == 0
+                || (off >= self.c_off && off <= self.c_off + (self.c_len + CACHE) as u64);
+            let block = if near { CACHE } else { SMALL.max(buf.len()) };
+            let want = (self.len - off).min(block as u64) as usize;
             let mut cache = std::mem::take(&mut self.cache);
             let got = self.raw(off, &mut cache[..want]);
             self.cache = cache;
@@ -168,18 +194,33 @@ impl<'a> Src<'a> {
     }
 
     pub(crate) fn u16(&mut self, off: u64, le: bool) -> Option<u16> {
-        self.arr(off)
-            .map(|b| if le { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        self.arr(off).map(|b| {
+            if le {
+                u16::from_le_bytes(b)
+            } else {
+                u16::from_be_bytes(b)
+            }
+        })
     }
 
     pub(crate) fn u32(&mut self, off: u64, le: bool) -> Option<u32> {
-        self.arr(off)
-            .map(|b| if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        self.arr(off).map(|b| {
+            if le {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            }
+        })
     }
 
     pub(crate) fn u64(&mut self, off: u64, le: bool) -> Option<u64> {
-        self.arr(off)
-            .map(|b| if le { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) })
+        self.arr(off).map(|b| {
+            if le {
+                u64::from_le_bytes(b)
+            } else {
+                u64::from_be_bytes(b)
+            }
+        })
     }
 
     pub(crate) fn be16(&mut self, off: u64) -> Option<u16> {

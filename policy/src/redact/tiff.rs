@@ -22,6 +22,6 @@ pub(crate) fn scan(src: &mut Src, out: &mut Out) {
 pub(crate) fn scan_raf(src: &mut Src, out: &mut Out) {
     if let (Some(off), Some(len)) = (src.be32(84), src.be32(88)) {
         let off = u64::from(off);
-        jpeg::scan_at(src, off, off + u64::from(len), 1, out);
+        jpeg::scan_at(src, off, off + u64::from(len), 0, out);
     }
 }

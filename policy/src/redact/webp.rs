@@ -11,6 +11,9 @@ pub(crate) fn scan(src: &mut Src, out: &mut Out) {
     let end = src.len();
     let mut i = 12u64;
     for _ in 0..MAX_CHUNKS {
+        if !src.spend(1) {
+            break;
+        }
         let (Some(typ), Some(n)) = (src.arr::<4>(i), src.u32(i + 4, true)) else {
             break;
         };

@@ -30,6 +30,10 @@ pub(crate) fn scan(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     if start >= end {
         return;
     }
+    // Charged by size: many IFD entries/items may point at the same big packet.
+    if !src.spend(1 + (end - start) / 16) {
+        return;
+    }
     let Some(buf) = src.vec(start, end - start, MAX_PACKET as usize) else {
         log::debug!("redact: XMP packet at {start}..{end} too large or unreadable, blanked");
         blank(start, end, out);
@@ -48,11 +52,43 @@ pub(crate) fn scan(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     }
 }
 
+/// Position of the first `c` in `hay`, eight bytes at a time: packets are often mostly
+/// padding (64 KiB of spaces is common), scanned twice per packet.
+fn memchr(c: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO * u64::from(c);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for ch in &mut chunks {
+        let w = u64::from_le_bytes([ch[0], ch[1], ch[2], ch[3], ch[4], ch[5], ch[6], ch[7]]);
+        let x = w ^ pat;
+        // some byte of x is zero <=> some byte of w equals c
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            if let Some(p) = ch.iter().position(|&b| b == c) {
+                return Some(base + p);
+            }
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == c)
+        .map(|p| base + p)
+}
+
+/// First occurrence of `pat` at or after `from`.
 fn find(hay: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(pat.len())
-        .position(|w| w == pat)
-        .map(|p| p + from)
+    let (&first, rest) = pat.split_first()?;
+    let mut i = from;
+    loop {
+        let at = i + memchr(first, hay.get(i..)?)?;
+        if hay.get(at + 1..at + 1 + rest.len())? == rest {
+            return Some(at);
+        }
+        i = at + 1;
+    }
 }
 
 fn is_ws(b: u8) -> bool {
@@ -93,9 +129,8 @@ fn name_end(b: &[u8], i: usize) -> Result<usize, &'static str> {
 pub(crate) fn gps_spans(b: &[u8]) -> Result<Vec<(usize, usize, &'static str)>, &'static str> {
     let mut i = if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     // UTF-16/32 packets would hide names from a byte scan; treat as unparseable.
-    match b.get(skip_ws(b, i)) {
-        Some(0x00 | 0xFE | 0xFF) => return Err("not UTF-8"),
-        _ => {}
+    if let Some(0x00 | 0xFE | 0xFF) = b.get(skip_ws(b, i)) {
+        return Err("not UTF-8");
     }
     let mut spans = Vec::new();
     while let Some(lt) = find(b, i, b"<") {
@@ -180,7 +215,10 @@ fn start_tag(
 
 /// Every `:GPS` / `<GPS` must lie in a blanked span; anything else means the tokenizer missed
 /// a property (comment, CDATA, odd syntax), so the packet is treated as unparseable.
-fn residual_check(b: &[u8], spans: &mut [(usize, usize, &'static str)]) -> Result<(), &'static str> {
+fn residual_check(
+    b: &[u8],
+    spans: &mut [(usize, usize, &'static str)],
+) -> Result<(), &'static str> {
     spans.sort_unstable();
     let mut next = 0;
     let mut covered_to = 0;
