@@ -340,10 +340,10 @@ pub fn dir_never_hidden(dir: &VolPath) -> bool {
     }
 }
 
-/// True when the directory makes its contents hidden: one of its components (not exempt) is a
-/// dot-dir, or one of it or its ancestors (not exempt) holds a `.nomedia` file according to
-/// `has_nomedia`.
-pub fn dir_is_hidden(dir: &VolPath, has_nomedia: impl Fn(&VolPath) -> bool) -> bool {
+/// The directories whose `.nomedia` would hide `dir`'s contents (it and its ancestors, minus
+/// the exempt ones), or `None` when a dot-named component hides them already.
+pub fn nomedia_dirs(dir: &VolPath) -> Option<Vec<VolPath>> {
+    let mut out = Vec::new();
     let mut cur = VolPath::root();
     for comp in dir.components() {
         cur = VolPath(if cur.is_root() {
@@ -354,11 +354,22 @@ pub fn dir_is_hidden(dir: &VolPath, has_nomedia: impl Fn(&VolPath) -> bool) -> b
         if dir_never_hidden(&cur) {
             continue;
         }
-        if comp.starts_with('.') || has_nomedia(&cur) {
-            return true;
+        if comp.starts_with('.') {
+            return None;
         }
+        out.push(cur.clone());
     }
-    false
+    Some(out)
+}
+
+/// True when the directory makes its contents hidden: one of its components (not exempt) is a
+/// dot-dir, or one of it or its ancestors (not exempt) holds a `.nomedia` file according to
+/// `has_nomedia`.
+pub fn dir_is_hidden(dir: &VolPath, has_nomedia: impl Fn(&VolPath) -> bool) -> bool {
+    match nomedia_dirs(dir) {
+        None => true,
+        Some(dirs) => dirs.iter().any(has_nomedia),
+    }
 }
 
 #[cfg(test)]

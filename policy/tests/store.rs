@@ -250,6 +250,18 @@ fn hidden_by_name_dot_dir_and_nomedia() {
     assert!(s.is_hidden(&p("DCIM/.thumbnails/t.jpg")));
     assert!(s.is_hidden(&p("DCIM/.secret.jpg")));
     assert!(!s.is_hidden(&p("DCIM/.pending-12-v.jpg")));
+    // The decision path (one query, or the fallback for deep paths) agrees.
+    add(&s, "Pictures/A/B/C/D/deep.jpg", None);
+    add(&s, "Pictures/A/.nomedia", None);
+    add(&s, "Pictures/Shown/s.jpg", None);
+    let c = s.caller(10001).unwrap();
+    let hidden = |path: &str| s.facts(&c, &p(path), true, false).unwrap().hidden;
+    assert!(hidden("Pictures/Private/a.jpg"));
+    assert!(!hidden("DCIM/Camera/b.jpg"));
+    assert!(hidden("Pictures/A/B/C/D/deep.jpg"));
+    assert!(!hidden("Pictures/Shown/s.jpg"));
+    s.delete_file(&p("Pictures/A/.nomedia")).unwrap();
+    assert!(!hidden("Pictures/A/B/C/D/deep.jpg"));
 }
 
 #[test]

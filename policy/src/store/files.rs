@@ -344,10 +344,13 @@ impl Store {
                 ..FileFacts::default()
             });
         }
-        match self.file_with_grant(caller, path)? {
-            Some((row, grant)) => {
-                let hidden = self.dir_hidden(&path.parent().unwrap_or_default());
-                let mut f = Self::row_facts(&row, hidden, grant);
+        let found = self.file_with_grant(caller, path)?.map(|(row, grant)| {
+            let hidden = self.dir_hidden(&path.parent().unwrap_or_default());
+            (row, grant, hidden)
+        });
+        match found {
+            Some((row, grant, dir_hidden)) => {
+                let mut f = Self::row_facts(&row, dir_hidden, grant);
                 f.exists = exists;
                 Ok(f)
             }
