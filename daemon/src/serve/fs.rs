@@ -260,6 +260,20 @@ impl Inner {
         }
     }
 
+    /// The existing lower entry `name` in directory `parent`, after the lookup policy (other
+    /// apps' private dirs look absent).
+    fn existing_child(
+        &self,
+        caller: &Caller,
+        parent: INodeNo,
+        name: &OsStr,
+    ) -> Res<(VolPath, Metadata)> {
+        let (ppath, _, _) = self.node(parent)?;
+        let path = Self::child_path(&ppath, name)?;
+        Self::deny(&rules::lookup(caller, &path))?;
+        self.find_lower(&path)?.ok_or(Errno::ENOENT)
+    }
+
     fn facts(&self, caller: &Caller, path: &VolPath, md: Option<&Metadata>) -> Res<FileFacts> {
         let lp = self.lower_path(path);
         let store = lock(&self.store);
@@ -811,10 +825,7 @@ impl Filesystem for MediaFs {
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let r = (|| {
             let caller = self.caller(req.uid())?;
-            let (ppath, _, _) = self.node(parent)?;
-            let path = Inner::child_path(&ppath, name)?;
-            Inner::deny(&rules::lookup(&caller, &path))?;
-            let (actual, md) = self.find_lower(&path)?.ok_or(Errno::ENOENT)?;
+            let (actual, md) = self.existing_child(&caller, parent, name)?;
             if md.is_dir() {
                 return Err(Errno::EISDIR);
             }
@@ -840,10 +851,7 @@ impl Filesystem for MediaFs {
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let r = (|| {
             let caller = self.caller(req.uid())?;
-            let (ppath, _, _) = self.node(parent)?;
-            let path = Inner::child_path(&ppath, name)?;
-            Inner::deny(&rules::lookup(&caller, &path))?;
-            let (actual, md) = self.find_lower(&path)?.ok_or(Errno::ENOENT)?;
+            let (actual, md) = self.existing_child(&caller, parent, name)?;
             if !md.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
