@@ -10,12 +10,15 @@ use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Facts for `path` whose lower entry is `lower` (`None`: it does not exist).
+/// Facts for `path` whose lower entry is `lower` (`None`: it does not exist). `known_location`
+/// is a scanner verdict the caller already holds for this exact file version, used when the
+/// store has none, so the file is not scanned twice.
 pub fn gather(
     store: &Store,
     caller: &Caller,
     path: &VolPath,
     lower: Option<(&Path, &Metadata)>,
+    known_location: Option<bool>,
 ) -> Result<FileFacts, StoreError> {
     let Some((lpath, md)) = lower else {
         return store.facts(caller, path, false, false);
@@ -39,7 +42,7 @@ pub fn gather(
     let fresh = row
         .as_ref()
         .filter(|r| r.size == md.size() && r.mtime_ns == mtime_ns(md));
-    facts.has_location = match fresh.and_then(|r| r.location) {
+    facts.has_location = match fresh.and_then(|r| r.location).or(known_location) {
         Some(known) => known,
         None => location_ranges(store, lpath, md)
             .map(|s| s.has_location())

@@ -74,7 +74,7 @@ pub fn explain(
     let io_err = |e: std::io::Error| CliError::failed(format!("{raw_path}: {e}"));
     let found = lower::resolve(lower_root, &path).map_err(io_err)?;
     let lower = found.as_ref().map(|(p, m)| (p.as_path(), m));
-    let f = facts::gather(store, &caller, &path, lower)?;
+    let f = facts::gather(store, &caller, &path, lower, None)?;
     let decision: Decision = if op == Op::Rename {
         let new_raw = raw_new.unwrap_or_default();
         let new_path = vol_path(store, lower_root, new_raw)?;
@@ -84,6 +84,7 @@ pub fn explain(
             &caller,
             &new_path,
             new_found.as_ref().map(|(p, m)| (p.as_path(), m)),
+            None,
         )?;
         let contents = if f.is_dir {
             let mut v = Vec::new();

@@ -276,8 +276,15 @@ impl Inner {
 
     fn facts(&self, caller: &Caller, path: &VolPath, md: Option<&Metadata>) -> Res<FileFacts> {
         let lp = self.lower_path(path);
+        // A verdict the lookup already scanned for (not yet stored by the indexer).
+        let known = md.and_then(|m| {
+            lock(&self.locations)
+                .get(&(m.ino(), m.size(), mtime_ns(m)))
+                .copied()
+        });
         let store = lock(&self.store);
-        facts::gather(&store, caller, path, md.map(|m| (lp.as_path(), m))).map_err(store_errno)
+        facts::gather(&store, caller, path, md.map(|m| (lp.as_path(), m)), known)
+            .map_err(store_errno)
     }
 
     // ---- entries ---------------------------------------------------------------------------
@@ -507,14 +514,12 @@ impl Inner {
         let rows = store.list_dir(dir).map_err(store_errno)?;
         let mut rows_by_key: HashMap<String, _> =
             rows.into_iter().map(|r| (r.path.key(), r)).collect();
-        for (key, name) in &on_disk {
-            let Some(row_key) = dir.join(name).ok().map(|p| p.key()) else {
-                continue;
-            };
+        for name in on_disk.values() {
+            let Ok(path) = dir.join(name) else { continue };
+            let row_key = path.key();
             if rows_by_key.contains_key(&row_key) {
                 continue;
             }
-            let Ok(path) = dir.join(name) else { continue };
             let Ok(md) = fs::symlink_metadata(lp.join(name)) else {
                 continue;
             };
@@ -527,7 +532,6 @@ impl Inner {
             }) {
                 rows_by_key.insert(row_key, row);
             }
-            let _ = key;
         }
         let dir_hidden = store.dir_hidden(dir);
         let grants = store.grants_of(caller).map_err(store_errno)?;
