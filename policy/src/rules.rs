@@ -653,7 +653,10 @@ pub fn rename(
     if flags & RENAME_NOREPLACE != 0 && new.facts.exists {
         return Decision::deny(Errno::EEXIST, "rename-noreplace");
     }
-    if oi.is_android_dir() || ni.is_android_dir() {
+    // `Android` and `Android/{data,obb,media}` hold other apps' private dirs: moving one (or
+    // putting something in its place) would hand their contents to the mover (SPEC §9).
+    let reserved = |i: &PathInfo| i.is_android_dir() || i.is_app_area_root();
+    if reserved(&oi) || reserved(&ni) {
         return Decision::deny(Errno::EACCES, "rename-android");
     }
     if let Some(d) = name_denial(caller, new.path).or_else(|| uid_gate(caller)) {

@@ -764,6 +764,13 @@ fn rename_cases() -> Vec<RenameCase> {
         rn("mes", "Android", dir(), "Androidfoo", absent(), 0, EACCES, "rename-android"),
         rn("root", "Android", dir(), "Android2", absent(), 0, EACCES, "rename-android"),
         rn("legacy_rw", "Scratch", dir(), "android", absent(), 0, EACCES, "rename-android"),
+        // Android/{data,obb,media} themselves, in any spelling, either side (private-data theft).
+        rn("mes", "Android/data", dir(), "Download/x", absent(), 0, EACCES, "rename-android"),
+        rn("legacy_rw", "android/DATA", dir(), "Download/x", absent(), 0, EACCES, "rename-android"),
+        rn("mes", "Android/obb", dir(), "Download/y", absent(), 0, EACCES, "rename-android"),
+        rn("root", "Android/media", dir(), "Download/z", absent(), 0, EACCES, "rename-android"),
+        rn("legacy_rw", "Download/evil", dir(), "Android/data", absent(), 0, EACCES, "rename-android"),
+        rn("mes", "Download/evil", dir(), "ANDROID/Obb", absent(), NOREPLACE, EACCES, "rename-android"),
         rn("scoped", "Android/data/com.example.other/f.txt", other(), "Download/f.txt", absent(), 0, EACCES, "private-dir-other-app"),
         rn("mes", "Download/a.txt", other(), "Android/data/com.example.other/a.txt", absent(), 0, EACCES, "private-dir-other-app"),
         rn("legacy_rw", "Android/obb/com.example.other/x.obb", other(), "Download/x.obb", absent(), 0, EACCES, "private-dir-other-app"),
