@@ -157,6 +157,9 @@ pub enum CallerKind {
     App,
     /// An app uid nobody registered: no permissions, owns nothing.
     Unregistered,
+    /// An app uid of another Android user than the one this volume belongs to (SPEC §4):
+    /// reaches nothing here, registered or not.
+    OtherUser,
 }
 
 /// The resolved identity of a FUSE caller, built from the store's packages for its uid.
@@ -200,6 +203,17 @@ impl Caller {
             legacy_flag,
             perms,
         }
+    }
+
+    /// The same caller as seen by the volume of Android user `volume_user`: an app uid of any
+    /// other user becomes [`CallerKind::OtherUser`]. Uids below 10000 (root, system, media_rw,
+    /// shell) are not per-user.
+    pub fn on_volume_of_user(mut self, volume_user: u32) -> Caller {
+        let app = matches!(self.kind, CallerKind::App | CallerKind::Unregistered);
+        if app && user_id(self.uid) != volume_user {
+            self.kind = CallerKind::OtherUser;
+        }
+        self
     }
 
     /// A caller with no packages (tests and unregistered uids).

@@ -239,10 +239,20 @@ fn is_other_private(caller: &Caller, info: &PathInfo) -> bool {
     app_dir_access(caller, info) == AppDirAccess::OtherPrivate
 }
 
+/// SPEC §4: a uid of another Android user gets EACCES for everything on this volume, lookup
+/// included. Every public decision asks this first (directly or through [`private_denial`] or
+/// [`gate`]).
+fn other_user_denial(caller: &Caller) -> Option<Decision> {
+    (caller.kind == CallerKind::OtherUser).then(|| Decision::deny(Errno::EACCES, "other-user"))
+}
+
 /// SPEC §5.1: another app's `Android/{data,obb}/<pkg>` answers ENOENT to everything, so that
-/// nobody can tell whether the package exists.
+/// nobody can tell whether the package exists. (Another user's uid is refused before that.)
 fn private_denial(caller: &Caller, info: &PathInfo) -> Option<Decision> {
-    is_other_private(caller, info).then(|| Decision::deny(Errno::ENOENT, "private-dir-other-app"))
+    other_user_denial(caller).or_else(|| {
+        is_other_private(caller, info)
+            .then(|| Decision::deny(Errno::ENOENT, "private-dir-other-app"))
+    })
 }
 
 /// Names FAT cannot hold are refused to every caller that is confined at all (SPEC §5.4).
@@ -268,6 +278,7 @@ fn uid_gate(caller: &Caller) -> Option<Decision> {
         CallerKind::Privileged => Some(Decision::allow("privileged-uid")),
         CallerKind::Shell => Some(Decision::allow("shell")),
         CallerKind::Unregistered => Some(Decision::deny(Errno::EACCES, "unregistered-uid")),
+        CallerKind::OtherUser => other_user_denial(caller),
         CallerKind::App => None,
     }
 }
@@ -299,6 +310,9 @@ fn storage_gate(caller: &Caller, need: Need) -> Option<Decision> {
 /// dirs, uids below 10000 and unregistered uids, own app dirs and installers, then the storage
 /// bypass. `None` means a scoped app: the row and the directory decide.
 fn gate(caller: &Caller, info: &PathInfo, need: Need) -> Option<Decision> {
+    if let Some(d) = other_user_denial(caller) {
+        return Some(d);
+    }
     let area = app_dir_access(caller, info);
     if area == AppDirAccess::OtherPrivate {
         return private_denial(caller, info);
@@ -560,6 +574,9 @@ pub fn create(caller: &Caller, t: Target) -> Decision {
 /// content is filtered per file by [`visible_in_listing`]. `Android/data` and `Android/obb`
 /// themselves are not listable, so apps cannot enumerate installed packages.
 pub fn opendir(caller: &Caller, path: &VolPath) -> Decision {
+    if let Some(d) = other_user_denial(caller) {
+        return d;
+    }
     let info = path.info();
     let confined = matches!(caller.kind, CallerKind::App | CallerKind::Unregistered);
     if confined && info.is_data_or_obb_root() {
@@ -641,6 +658,9 @@ pub fn rename(
 ) -> Decision {
     if flags & !RENAME_NOREPLACE != 0 {
         return Decision::deny(Errno::EINVAL, "rename-flags");
+    }
+    if let Some(d) = other_user_denial(caller) {
+        return d;
     }
     let (oi, ni) = (old.path.info(), new.path.info());
     if is_other_private(caller, &oi) || is_other_private(caller, &ni) {

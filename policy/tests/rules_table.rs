@@ -77,6 +77,24 @@ fn caller(name: &str) -> Caller {
                 pkg(SHARED_TWO, 10050, 34, false, &[ReadMediaAudio]),
             ],
         ),
+        // SPEC §4: one daemon serves one Android user's volume (user 0 here).
+        "user10_mes" => Caller::new(
+            1_010_001,
+            &[pkg(
+                ME,
+                1_010_001,
+                34,
+                false,
+                &[ManageExternalStorage, ReadMediaImages],
+            )],
+        )
+        .on_volume_of_user(0),
+        "user10_unregistered" => Caller::unregistered(1_010_999).on_volume_of_user(0),
+        "user10_on_own_volume" => {
+            Caller::new(1_010_001, &[pkg(ME, 1_010_001, 34, false, &[])]).on_volume_of_user(10)
+        }
+        "root_on_user10_volume" => Caller::unregistered(0).on_volume_of_user(10),
+        "shell_on_user10_volume" => Caller::unregistered(2000).on_volume_of_user(10),
         _ => panic!("unknown caller {name}"),
     }
 }
@@ -378,6 +396,30 @@ fn cases() -> Vec<Case> {
         c("unregistered", AccessWrite, "DCIM", dir(), EACCES, "unregistered-uid"),
         c("unregistered", Setattr, "DCIM/a.jpg", other(), EACCES, "unregistered-uid"),
         c("unregistered", Setattr, "DCIM", dir(), EACCES, "unregistered-uid"),
+        // ---- §4 another Android user's uid: EACCES for everything, lookup included ---------
+        c("user10_mes", Lookup, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_mes", Getattr, "Download", dir(), EACCES, "other-user"),
+        c("user10_mes", Lookup, "Android/data/com.example.other", dir(), EACCES, "other-user"),
+        c("user10_mes", Lookup, "DCIM/gone.jpg", absent(), EACCES, "other-user"),
+        c("user10_mes", Opendir, "DCIM", dir(), EACCES, "other-user"),
+        c("user10_mes", Readdir, "", dir(), EACCES, "other-user"),
+        c("user10_mes", OpenRead, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_mes", OpenRead, "DCIM/mine.jpg", mine(), EACCES, "other-user"),
+        c("user10_mes", OpenWrite, "Download/x.pdf", other(), EACCES, "other-user"),
+        c("user10_mes", Create, "Download/new.txt", absent(), EACCES, "other-user"),
+        c("user10_mes", Mkdir, "DCIM/Trip", absent(), EACCES, "other-user"),
+        c("user10_mes", Rmdir, "DCIM/Trip", dir(), EACCES, "other-user"),
+        c("user10_mes", Unlink, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_mes", AccessRead, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_mes", AccessRead, "Music", dir(), EACCES, "other-user"),
+        c("user10_mes", AccessWrite, "DCIM", dir(), EACCES, "other-user"),
+        c("user10_mes", Setattr, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_unregistered", Lookup, "DCIM/a.jpg", other(), EACCES, "other-user"),
+        c("user10_unregistered", Opendir, "DCIM", dir(), EACCES, "other-user"),
+        c("user10_on_own_volume", Create, "Download/new.txt", absent(), PASS, "type-allowed-in-dir"),
+        c("user10_on_own_volume", Lookup, "DCIM/a.jpg", other(), OK, "stat-not-secret"),
+        c("root_on_user10_volume", OpenRead, "DCIM/a.jpg", other(), PASS, "privileged-uid"),
+        c("shell_on_user10_volume", Lookup, "DCIM/a.jpg", other(), OK, "stat-not-secret"),
         // ---- §5.1 others' Android/data|obb/<pkg>: ENOENT for everything, package or not -----
         c("scoped", Lookup, "Android/data/com.example.other", dir(), ENOENT, "private-dir-other-app"),
         c("scoped", Lookup, "Android/data/com.example.nosuchpkg/files", absent(), ENOENT, "private-dir-other-app"),
@@ -775,6 +817,7 @@ fn rename_cases() -> Vec<RenameCase> {
         rn("mes", "Download/a.txt", other(), "Android/data/com.example.other/a.txt", absent(), 0, EACCES, "private-dir-other-app"),
         rn("legacy_rw", "Android/obb/com.example.other/x.obb", other(), "Download/x.obb", absent(), 0, EACCES, "private-dir-other-app"),
         rn("unregistered", "Download/a.txt", nobody(), "Download/b.txt", absent(), 0, EACCES, "unregistered-uid"),
+        rn("user10_mes", "Download/a.txt", mine(), "Download/b.txt", absent(), 0, EACCES, "other-user"),
         // Names FAT cannot hold.
         rn("scoped", "Download/a.txt", mine(), "Download/<>", absent(), 0, EPERM, "fat-invalid-name"),
         rn("mes", "Download/a.txt", other(), "Download/a?.txt", absent(), 0, EPERM, "fat-invalid-name"),
@@ -865,6 +908,7 @@ fn listing_cases() -> Vec<ListCase> {
         ls("images", "DCIM/a.jpg", other(), true),
         ls("scoped", "DCIM/a.jpg", other(), false),
         ls("unregistered", "DCIM/a.jpg", other(), false),
+        ls("user10_mes", "DCIM/a.jpg", other(), false),
         ls("res32", "Download/doc.pdf", other(), false),
         ls("res32", "DCIM/doc.pdf", other(), false),
         ls("res32", "Music/clip.mp4", other(), true),

@@ -29,7 +29,12 @@ fn renaming_android_data_obb_or_media_is_eacces_for_everyone() {
     let dl = fx.dir("Download", "renpriv");
     for (who, uid) in [("mes", mes.uid), ("legacy", legacy.uid), ("root", root.uid)] {
         let u = fx.user(uid);
-        for from in ["Android/data", "android/DATA", "Android/obb", "ANDROID/Media"] {
+        for from in [
+            "Android/data",
+            "android/DATA",
+            "Android/obb",
+            "ANDROID/Media",
+        ] {
             let to = format!("{dl}/{who}-x");
             assert_eq!(u.rename(from, &to), Err(EACCES), "{who} renaming {from}");
             assert!(!fx.l(&to).exists(), "{who}: {from} moved to {to}");
@@ -41,4 +46,74 @@ fn renaming_android_data_obb_or_media_is_eacces_for_everyone() {
     }
     assert_eq!(v.read(&secret), Ok(body), "the owner still reads its data");
     assert!(fx.l("Android/data").is_dir() && fx.l("Android/obb").is_dir());
+}
+
+#[test]
+fn another_android_users_uid_reaches_nothing() {
+    // Item 11: a registered app of user 10 (uid 1010100 + n) read user 0's files. The shared
+    // daemon serves user 0 (the default of `serve --user`).
+    let fx = shared_fixture!();
+    let owner = fx.add_app("xuser_owner", &[]);
+    let dcim = fx.dir("DCIM", "xuser");
+    let jpg = format!("{dcim}/mine.jpg");
+    assert_eq!(owner.create(&jpg, b"not for user 10"), Ok(()));
+    // Names nobody has looked up yet, so the kernel must ask the daemon (a name already in the
+    // kernel's dcache is answered by the kernel; on a device other users never see this mount).
+    fx.put_lower(&format!("{dcim}/fresh.jpg"), b"fresh");
+    let uid = 1_010_000 + (fx.fresh_uid() % 100_000).max(10_000);
+    let other = fx.add_package(
+        &format!("com.mpt.xuser.u{uid}"),
+        uid,
+        &[MES, RMI],
+        None,
+        false,
+    );
+    assert_eq!(other.stat(&format!("{dcim}/fresh.jpg")).err(), Some(EACCES));
+    assert_eq!(other.read(&jpg), Err(EACCES));
+    assert_eq!(other.open(&jpg, libc::O_WRONLY), Err(EACCES));
+    assert_eq!(other.ls(&dcim), Err(EACCES));
+    assert_eq!(other.create(&format!("{dcim}/x.jpg"), b"x"), Err(EACCES));
+    assert_eq!(other.mkdir(&format!("{dcim}/sub")), Err(EACCES));
+    assert_eq!(other.unlink(&jpg), Err(EACCES));
+    assert_eq!(other.rename(&jpg, &format!("{dcim}/y.jpg")), Err(EACCES));
+    assert_eq!(owner.read(&jpg), Ok(b"not for user 10".to_vec()));
+    // An unregistered uid of user 10 likewise, and root still sees everything.
+    let stranger = fx.user(1_010_000 + 10_999);
+    assert_eq!(stranger.ls(&dcim), Err(EACCES));
+    assert_eq!(fx.root_user().read(&jpg), Ok(b"not for user 10".to_vec()));
+}
+
+#[test]
+fn serve_user_n_serves_that_users_apps_only() {
+    if !can_run("serve --user") {
+        return;
+    }
+    let fx = Fixture::start(ServeOpts {
+        extra: vec!["--user".into(), "10".into()],
+        ..ServeOpts::default()
+    });
+    let mine = fx.add_package("com.mpt.user10.app", 1_010_123, &[], None, false);
+    let user0 = fx.add_package("com.mpt.user0.app", 10_123, &[MES], None, false);
+    let f = "Download/user10.txt";
+    assert_eq!(mine.create(f, b"u10"), Ok(()));
+    assert_eq!(mine.read(f), Ok(b"u10".to_vec()));
+    assert_eq!(user0.read(f), Err(EACCES));
+    assert_eq!(user0.ls("Download"), Err(EACCES));
+    assert_eq!(user0.create("Download/user0.txt", b"u0"), Err(EACCES));
+    // `explain` reads the volume's user from the store.
+    let (_, out, _) = mpd(&[
+        "explain",
+        "--db",
+        &fx.db.display().to_string(),
+        "--lower",
+        &fx.lower.display().to_string(),
+        "--uid",
+        "10123",
+        "--op",
+        "open-read",
+        f,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
+    assert_eq!(v["errno"], "EACCES", "{out}");
+    assert_eq!(v["rule"], "other-user", "{out}");
 }

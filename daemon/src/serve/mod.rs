@@ -14,7 +14,9 @@ use crate::control::{self, Request};
 use fs::{Inner, Inval, MediaFs, Options};
 use fuser::{Config, INodeNo, MountOption, Notifier, Session, SessionACL};
 use mediaprovider_policy::paths::{VolPath, DEFAULT_DIRS};
-use mediaprovider_policy::store::{Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT};
+use mediaprovider_policy::store::{
+    Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT, SETTING_USER,
+};
 use nix::sys::signal::{SigSet, Signal};
 use std::ffi::OsString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -38,6 +40,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             "fuse-socket",
             "packages-list",
             "stats",
+            "user",
         ],
         &["no-passthrough"],
     )?;
@@ -70,6 +73,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     if mount.starts_with(&lower) {
         return Err(CliError::usage("--mount must not be inside --lower"));
     }
+    // One daemon serves one Android user's volume (SPEC §4); other users' uids get EACCES.
+    let user: u32 = a.number("user")?.unwrap_or(0);
     let threads: usize = a.number("threads")?.unwrap_or(DEFAULT_THREADS).clamp(1, 64);
     let db = PathBuf::from(a.get("db").unwrap_or(DEFAULT_DB));
     if db.starts_with(&lower) {
@@ -108,6 +113,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     record(SETTING_LOWER, &lower)
         .and_then(|_| record(SETTING_MOUNT, &mount))
         .and_then(|_| record(SETTING_CONTROL, &sock))
+        .and_then(|_| store.set_setting(SETTING_USER, &user.to_string()))
         .map_err(|e| CliError::failed(format!("store: {e}")))?;
 
     // Signals are taken by one thread with sigwait: block them before any thread starts.

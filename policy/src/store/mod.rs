@@ -75,6 +75,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub const SETTING_LOWER: &str = "lower_root";
 pub const SETTING_MOUNT: &str = "mount_point";
 pub const SETTING_CONTROL: &str = "control_socket";
+/// The Android user whose volume `serve --user N` serves (SPEC §4).
+pub const SETTING_USER: &str = "volume_user";
 
 /// One connection to the store. Not `Sync`: the daemon locks it (or gives each thread its own).
 pub struct Store {

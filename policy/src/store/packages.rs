@@ -66,8 +66,19 @@ impl Store {
     }
 
     /// The policy identity of `uid` as the store knows it now.
+    /// Seen from the volume of the Android user `serve --user` recorded: another user's uids
+    /// reach nothing (SPEC §4).
     pub fn caller(&self, uid: Uid) -> Result<Caller> {
-        Ok(Caller::new(uid, &self.packages_for_uid(uid)?))
+        let caller = Caller::new(uid, &self.packages_for_uid(uid)?);
+        Ok(caller.on_volume_of_user(self.volume_user()?))
+    }
+
+    /// The Android user whose volume this store describes (`serve --user N`; 0 if never set).
+    pub fn volume_user(&self) -> Result<u32> {
+        Ok(self
+            .setting(super::SETTING_USER)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Adds and removes permissions of one package; returns the updated package.
