@@ -117,3 +117,49 @@ fn serve_user_n_serves_that_users_apps_only() {
     assert_eq!(v["errno"], "EACCES", "{out}");
     assert_eq!(v["rule"], "other-user", "{out}");
 }
+
+/// `jpeg` with `n` empty APP2 segments inserted after SOI (EXIF offsets are relative to the
+/// TIFF header, so the file stays valid and its GPS stays where exiftool finds it).
+fn with_app_segments(jpeg: &[u8], n: usize) -> Vec<u8> {
+    let mut d = jpeg[..2].to_vec();
+    for _ in 0..n {
+        d.extend_from_slice(&[0xFF, 0xE2, 0x00, 0x02]);
+    }
+    d.extend_from_slice(&jpeg[2..]);
+    d
+}
+
+#[test]
+fn thousands_of_segments_before_exif_never_leak_gps() {
+    // Item 5: with 4,096+ APP segments before EXIF the scanner found no ranges and a
+    // redacted reader got the GPS intact.
+    let fx = shared_fixture!();
+    let src = shared_dir().join("corpus/aosp-mediaprovider/lg_g4_iso_800_jpg.jpg");
+    let Ok(orig) = std::fs::read(&src) else {
+        skip_note(&format!("corpus file {} absent", src.display()));
+        return;
+    };
+    let reader = fx.add_app("segs_reader", &[RMI]);
+    let dcim = fx.dir("DCIM", "segs");
+    for n in [4096usize, 5000] {
+        let rel = format!("{dcim}/segs{n}.jpg");
+        let file = with_app_segments(&orig, n);
+        fx.put_lower(&rel, &file);
+        let served = reader.read(&rel).expect("redacted read");
+        let (o, r) = (
+            fx.root.join(format!("o{n}.jpg")),
+            fx.root.join(format!("r{n}.jpg")),
+        );
+        std::fs::write(&o, &file).unwrap();
+        std::fs::write(&r, &served).unwrap();
+        check_redaction(&o, &r).unwrap_or_else(|e| panic!("{n} segments: {e}"));
+    }
+    // Past the scanner's bound: the whole file is withheld rather than risk it.
+    let rel = format!("{dcim}/segs-many.jpg");
+    fx.put_lower(&rel, &with_app_segments(&orig, 70_000));
+    let served = reader.read(&rel).expect("redacted read");
+    assert!(
+        served.iter().all(|&b| b == 0),
+        "served bytes past the bound"
+    );
+}

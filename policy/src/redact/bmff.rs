@@ -5,7 +5,7 @@
 //! Location boxes lose their type and payload but keep the size field (as Android does), so
 //! the box tree still parses. For a 64-bit box the largesize field is kept too.
 
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{cr3, heif, xmp, Out};
 
 pub(crate) const KIND_BOX: &str = "iso-location-box";
@@ -17,6 +17,8 @@ const MAX_BOXES: u32 = 1 << 20;
 const MAX_NESTING: u32 = 16;
 /// Entries read from an mdta `keys` box.
 const MAX_KEYS: u32 = 1 << 16;
+/// Children of a `meta` searched for its `keys` box.
+const MAX_META_CHILDREN: u64 = 4096;
 const LOCATION_KEY: &[u8] = b"com.apple.quicktime.location";
 
 const LOCATION_BOXES: [&[u8; 4]; 4] = [b"\xa9xyz", b"loci", b"gps ", b"gps0"];
@@ -138,9 +140,7 @@ impl Walker {
         while let Some(b) = next_box(src, off, end) {
             self.boxes += 1;
             if self.boxes > MAX_BOXES {
-                if self.boxes == MAX_BOXES + 1 {
-                    log::warn!("redact: more than {MAX_BOXES} boxes, rest not scanned");
-                }
+                src.bound_reached("iso-bmff boxes");
                 return;
             }
             self.visit(src, &b, keys, depth, out);
@@ -197,10 +197,16 @@ impl Walker {
                 let keys = location_keys(src, cs, b.end);
                 if depth < MAX_NESTING {
                     self.walk_meta(src, cs, b.end, &keys, depth + 1, out);
+                } else {
+                    src.bound_reached("iso-bmff nesting");
                 }
             }
-            _ if CONTAINERS.contains(&t) && depth < MAX_NESTING => {
-                self.walk(src, b.body(), b.end, None, depth + 1, out);
+            _ if CONTAINERS.contains(&t) => {
+                if depth < MAX_NESTING {
+                    self.walk(src, b.body(), b.end, None, depth + 1, out);
+                } else {
+                    src.bound_reached("iso-bmff nesting");
+                }
             }
             _ => {}
         }
@@ -220,6 +226,7 @@ impl Walker {
         while let Some(b) = next_box(src, off, end) {
             self.boxes += 1;
             if self.boxes > MAX_BOXES {
+                src.bound_reached("iso-bmff boxes");
                 return;
             }
             if &b.typ == b"ilst" && !keys.is_empty() {
@@ -239,7 +246,8 @@ impl Walker {
 fn location_keys(src: &mut Src, start: u64, end: u64) -> Vec<u32> {
     let mut res = Vec::new();
     let mut off = start;
-    for _ in 0..64 {
+    let mut children = Bound::new(MAX_META_CHILDREN, "meta children before keys");
+    while src.within(&mut children) {
         let Some(b) = next_box(src, off, end) else {
             break;
         };
@@ -248,6 +256,9 @@ fn location_keys(src: &mut Src, start: u64, end: u64) -> Vec<u32> {
                 break;
             };
             let mut p = b.body() + 8;
+            if n > MAX_KEYS {
+                src.bound_reached("mdta keys");
+            }
             for idx in 1..=n.min(MAX_KEYS) {
                 if !src.spend(1) {
                     break;

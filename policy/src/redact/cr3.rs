@@ -3,16 +3,17 @@
 //! *is* the GPS IFD.
 
 use super::bmff::next_box;
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{exif, Out};
 
 pub(crate) const CANON_UUID: [u8; 16] =
     *b"\x85\xc0\xb6\x87\x82\x0f\x11\xe0\x81\x11\xf4\xce\x46\x2b\x6a\x48";
-const MAX_CHILDREN: u32 = 256;
+const MAX_CHILDREN: u64 = 256;
 
 pub(crate) fn scan(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     let mut off = start;
-    for _ in 0..MAX_CHILDREN {
+    let mut children = Bound::new(MAX_CHILDREN, "cr3 uuid children");
+    while src.within(&mut children) {
         let Some(b) = next_box(src, off, end) else {
             break;
         };

@@ -102,6 +102,9 @@ impl Tiff {
         } else {
             u64::from(src.u16(ifd, self.le)?)
         };
+        if n > MAX_ENTRIES {
+            src.bound_reached("tiff ifd entries");
+        }
         Some(n.min(MAX_ENTRIES))
     }
 
@@ -219,7 +222,7 @@ pub(crate) fn scan_tiff(
     let mut seen: Vec<u64> = Vec::new();
     while let Some(ifd) = todo.pop() {
         if seen.len() >= MAX_IFDS {
-            log::warn!("redact: TIFF at {base}: more than {MAX_IFDS} IFDs, rest skipped");
+            src.bound_reached("tiff ifds");
             break;
         }
         if seen.contains(&ifd) {
@@ -245,11 +248,12 @@ pub(crate) fn scan_tiff(
                 }
                 TAG_EXIF_IFD | TAG_INTEROP_IFD => {
                     if let Some(p) = t.pointer(src, &e) {
-                        push_ifd(&mut todo, p);
+                        push_ifd(src, &mut todo, p);
                     }
                 }
                 TAG_SUB_IFDS => sub_ifds(src, &t, &e, &mut todo),
-                TAG_XMP if depth < MAX_DEPTH => {
+                TAG_XMP if depth >= MAX_DEPTH => src.bound_reached("tiff xmp nesting"),
+                TAG_XMP => {
                     if let Some((s, end)) = t.value_span(src, &e) {
                         if end - s > t.field_size() {
                             xmp::scan(src, s, end, out);
@@ -265,6 +269,8 @@ pub(crate) fn scan_tiff(
         if let (Some(s), Some(len)) = thumb {
             if depth < MAX_DEPTH {
                 jpeg::scan_at(src, s, s.saturating_add(len).min(t.end), depth + 1, out);
+            } else {
+                src.bound_reached("tiff thumbnail nesting");
             }
         }
         let next_at = ifd + t.count_size() + n * t.entry_size();
@@ -272,7 +278,7 @@ pub(crate) fn scan_tiff(
             if let Some(next) = t.word(src, next_at) {
                 if next != 0 {
                     if let Some(p) = t.abs(next) {
-                        push_ifd(&mut todo, p);
+                        push_ifd(src, &mut todo, p);
                     }
                 }
             }
@@ -282,14 +288,22 @@ pub(crate) fn scan_tiff(
 }
 
 /// Bounded work list: hostile IFDs full of pointer tags must not grow it without limit.
-fn push_ifd(todo: &mut Vec<u64>, p: u64) {
-    if todo.len() < MAX_IFDS && !todo.contains(&p) {
-        todo.push(p);
+fn push_ifd(src: &mut Src, todo: &mut Vec<u64>, p: u64) {
+    if todo.contains(&p) {
+        return;
     }
+    if todo.len() >= MAX_IFDS {
+        src.bound_reached("tiff ifd work list");
+        return;
+    }
+    todo.push(p);
 }
 
 fn sub_ifds(src: &mut Src, t: &Tiff, e: &Entry, todo: &mut Vec<u64>) {
     let w = if t.big && type_size(e.typ) == 8 { 8 } else { 4 };
+    if e.count > MAX_SUB_IFDS {
+        src.bound_reached("tiff sub-ifds");
+    }
     let n = e.count.min(MAX_SUB_IFDS);
     let arr = if e.count * w <= t.field_size() {
         e.field
@@ -310,7 +324,7 @@ fn sub_ifds(src: &mut Src, t: &Tiff, e: &Entry, todo: &mut Vec<u64>) {
             src.u32(at, t.le).map(u64::from)
         };
         if let Some(p) = rel.and_then(|r| t.abs(r)) {
-            push_ifd(todo, p);
+            push_ifd(src, todo, p);
         }
     }
 }

@@ -3,13 +3,13 @@
 //! `meta`. Items with several extents are scanned as one logical stream.
 
 use super::bmff::{next_box, BoxHdr};
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{exif, scan_parts, xmp, Out};
 
 /// Children of `meta` examined.
-const MAX_META_CHILDREN: u32 = 4096;
+const MAX_META_CHILDREN: u64 = 4096;
 /// `infe` entries read, and Exif/XMP items kept.
-const MAX_INFE: u32 = 1 << 16;
+const MAX_INFE: u64 = 1 << 16;
 const MAX_WANTED: usize = 256;
 /// `iloc` items and extents read in total, and extents kept per wanted item.
 const MAX_ILOC_READS: u32 = 1 << 20;
@@ -34,7 +34,8 @@ struct Loc {
 pub(crate) fn scan_items(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     let (mut iinf, mut iloc, mut idat) = (None, None, None);
     let mut off = start;
-    for _ in 0..MAX_META_CHILDREN {
+    let mut children = Bound::new(MAX_META_CHILDREN, "heif meta children");
+    while src.within(&mut children) {
         let Some(b) = next_box(src, off, end) else {
             break;
         };
@@ -108,7 +109,8 @@ fn item_infos(src: &mut Src, iinf: &BoxHdr) -> Vec<(u32, Item)> {
         return res;
     };
     let mut off = iinf.body() + 4 + if ver == 0 { 2 } else { 4 };
-    for _ in 0..MAX_INFE {
+    let mut entries = Bound::new(MAX_INFE, "heif infe entries");
+    while src.within(&mut entries) {
         let Some(b) = next_box(src, off, iinf.end) else {
             break;
         };
@@ -116,6 +118,7 @@ fn item_infos(src: &mut Src, iinf: &BoxHdr) -> Vec<(u32, Item)> {
         if &b.typ == b"infe" {
             if let Some(x) = infe(src, &b) {
                 if res.len() >= MAX_WANTED {
+                    src.bound_reached("heif exif/xmp items");
                     break;
                 }
                 res.push(x);
@@ -222,6 +225,7 @@ fn locations(src: &mut Src, iloc: &BoxHdr, wanted: &[(u32, Item)]) -> Vec<Loc> {
             res.push(loc);
         }
         if r.reads > MAX_ILOC_READS {
+            r.src.bound_reached("heif iloc entries");
             break;
         }
     }

@@ -1,15 +1,15 @@
 //! JPEG: APP1 Exif, APP1 XMP, APP1 ExtendedXMP (reassembled across segments), and MPF
 //! (APP2) secondary images, which are whole JPEGs with their own APP1 Exif.
 
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{exif, scan_parts, xmp, Out};
 
 const XMP_SIG: &[u8] = b"http://ns.adobe.com/xap/1.0/";
 const EXT_XMP_SIG: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 /// Segments walked before SOS; real files have a few dozen.
-const MAX_SEGMENTS: u32 = 4096;
+const MAX_SEGMENTS: u64 = 1 << 16;
 /// 0xFF fill bytes tolerated between segments.
-const MAX_FILL: u32 = 4096;
+const MAX_FILL: u64 = 4096;
 /// ExtendedXMP chunks kept (each ≤ 64 KiB, so this also bounds the packet size).
 const MAX_EXT_CHUNKS: usize = 256;
 /// MPF secondary images followed.
@@ -33,14 +33,14 @@ pub(crate) fn scan_at(src: &mut Src, pos: u64, end: u64, depth: u32, out: &mut O
     let mut ext: Vec<ExtChunk> = Vec::new();
     let mut mpf: Option<(u64, u64)> = None;
     let mut i = pos + 2;
-    for _ in 0..MAX_SEGMENTS {
+    let mut segments = Bound::new(MAX_SEGMENTS, "jpeg segments");
+    while src.within(&mut segments) {
         if !src.spend(1) || src.u8(i) != Some(0xFF) {
             break;
         }
-        let mut fills = 0;
-        while src.u8(i) == Some(0xFF) && fills < MAX_FILL {
+        let mut fills = Bound::new(MAX_FILL, "jpeg fill bytes");
+        while src.u8(i) == Some(0xFF) && src.within(&mut fills) {
             i += 1;
-            fills += 1;
         }
         let Some(m) = src.u8(i) else { break };
         i += 1;
@@ -173,6 +173,9 @@ fn mpf_images(src: &mut Src, base: u64, end: u64) -> Vec<(u64, u64)> {
             break;
         };
         let p = base + u64::from(val);
+        if u64::from(cnt) / 16 > MAX_MPF_IMAGES {
+            src.bound_reached("mpf images");
+        }
         for j in 0..(u64::from(cnt) / 16).min(MAX_MPF_IMAGES) {
             let q = p + 16 * j;
             if q + 16 > end {

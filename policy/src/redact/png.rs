@@ -6,7 +6,7 @@
 //! text is zero-filled (fail closed; the chunk's CRC is still served valid).
 
 use super::crc::Crc32;
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{apply_ranges, exif, normalize, xmp, LocationRange, Out, Replacement};
 
 pub(crate) const KIND_CRC: &str = "png-crc";
@@ -14,7 +14,7 @@ pub(crate) const KIND_LEGACY_HEX: &str = "png-legacy-hex";
 pub(crate) const KIND_COMPRESSED: &str = "png-compressed-metadata";
 
 /// Chunks walked; IDAT streams of multi-GB images stay below this.
-const MAX_CHUNKS: u32 = 1 << 20;
+const MAX_CHUNKS: u64 = 1 << 20;
 /// Legacy hex text read into memory (decodes to half of it).
 const MAX_HEX_TEXT: u64 = 4 << 20;
 /// Bytes searched for the NUL-terminated keyword/language fields.
@@ -22,7 +22,8 @@ const MAX_FIELD: u64 = 1024;
 
 pub(crate) fn scan(src: &mut Src, out: &mut Out) {
     let mut i = 8u64;
-    for _ in 0..MAX_CHUNKS {
+    let mut chunks = Bound::new(MAX_CHUNKS, "png chunks");
+    while src.within(&mut chunks) {
         if !src.spend(1) {
             break;
         }

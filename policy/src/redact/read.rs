@@ -68,6 +68,18 @@ const MAX_READS: u64 = 4 << 20;
 /// Legitimate files stay far below it (a 20 MB PNG has ~2,600 chunks).
 const MAX_WORK: u64 = if cfg!(test) { 1 << 20 } else { 8 << 20 };
 
+/// The iteration bound of one structural loop; see [`Src::within`].
+pub(crate) struct Bound {
+    left: u64,
+    what: &'static str,
+}
+
+impl Bound {
+    pub(crate) fn new(max: u64, what: &'static str) -> Bound {
+        Bound { left: max, what }
+    }
+}
+
 /// Cached, bounds-checked reader used by all parsers. Every accessor returns `None`/`false`
 /// instead of failing, so parsers simply stop (and fail closed) at truncation.
 pub(crate) struct Src<'a> {
@@ -112,6 +124,27 @@ impl<'a> Src<'a> {
         if self.work > MAX_WORK && self.err.is_none() {
             self.err = Some(io::Error::other("scan work budget exhausted"));
         }
+        self.err.is_none()
+    }
+
+    /// A structural bound (segments, boxes, chunks, IFDs, depth) was reached before the scan
+    /// saw every place location could be. Like an exhausted budget, the scan then cannot vouch
+    /// for the rest of the file, so `scan` blanks all of it (SPEC §6, §9: fail closed).
+    pub(crate) fn bound_reached(&mut self, what: &'static str) {
+        if self.err.is_none() {
+            self.err = Some(io::Error::other(format!("scan bound reached: {what}")));
+        }
+    }
+
+    /// One more iteration of a bounded structural loop (`while src.within(&mut b)`): false at
+    /// the natural end of the budget *and* records that the bound was reached, because the
+    /// loop only asks for another iteration when the structure goes on.
+    pub(crate) fn within(&mut self, b: &mut Bound) -> bool {
+        if b.left == 0 {
+            self.bound_reached(b.what);
+            return false;
+        }
+        b.left -= 1;
         self.err.is_none()
     }
 

@@ -1,16 +1,17 @@
 //! WebP (RIFF): `EXIF` and `XMP ` chunks. No checksums, so plain fills are safe.
 
-use super::read::Src;
+use super::read::{Bound, Src};
 use super::{exif, xmp, Out};
 
 /// Chunks walked (animated files have one ANMF per frame).
-const MAX_CHUNKS: u32 = 1 << 20;
+const MAX_CHUNKS: u64 = 1 << 20;
 
 pub(crate) fn scan(src: &mut Src, out: &mut Out) {
     // The RIFF size is not trusted as a bound: a lenient reader may look past it.
     let end = src.len();
     let mut i = 12u64;
-    for _ in 0..MAX_CHUNKS {
+    let mut chunks = Bound::new(MAX_CHUNKS, "webp chunks");
+    while src.within(&mut chunks) {
         if !src.spend(1) {
             break;
         }
