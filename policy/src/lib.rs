@@ -2,6 +2,7 @@
 //! scoped-storage rule engine, the SQLite metadata store and the location-range scanner.
 //! Nothing here mounts or talks FUSE; the daemon is a thin layer over this crate.
 
+pub mod backup;
 pub mod errno;
 pub mod identity;
 pub mod mime;

@@ -4,7 +4,7 @@
 use mediaprovider_policy::identity::{Package, PermSet, Permission};
 use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::rules::Grant;
-use mediaprovider_policy::store::{NewFile, Store, StoreError};
+use mediaprovider_policy::store::{NewFile, RebuildCause, Store, StoreError, SETTING_LOWER};
 use std::fs;
 use std::path::PathBuf;
 
@@ -75,12 +75,101 @@ fn refuses_a_newer_schema_and_rebuilds_a_corrupt_file() {
             .unwrap();
     }
     assert!(matches!(Store::open(&db), Err(StoreError::TooNew(999))));
+    // The daemon moves a newer store aside (a downgrade) and says why.
+    let (_, cause) = Store::open_or_rebuild(&db).unwrap();
+    assert_eq!(cause, Some(RebuildCause::NewerSchema(999)));
+    assert!(d.join("media.newer").exists());
     let junk = d.join("junk.db");
     fs::write(&junk, vec![0x42u8; 8192]).unwrap();
     let (s, rebuilt) = Store::open_or_rebuild(&junk).unwrap();
-    assert!(rebuilt);
+    assert!(
+        matches!(rebuilt, Some(RebuildCause::Corrupt(_))),
+        "{rebuilt:?}"
+    );
     assert_eq!(s.count_files().unwrap(), 0);
     assert!(d.join("junk.corrupt").exists());
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn every_rebuild_has_a_cause_and_a_healthy_store_none() {
+    let d = tmpdir("causes");
+    let db = d.join("media.db");
+    assert_eq!(
+        Store::open_or_rebuild(&db).unwrap().1,
+        Some(RebuildCause::Missing)
+    );
+    assert_eq!(Store::open_or_rebuild(&db).unwrap().1, None);
+    let empty = d.join("empty.db");
+    fs::write(&empty, b"").unwrap();
+    assert_eq!(
+        Store::open_or_rebuild(&empty).unwrap().1,
+        Some(RebuildCause::Empty)
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn owners_and_grants_survive_a_lost_store_through_the_backup() {
+    let d = tmpdir("backup");
+    let lower = d.join("lower");
+    fs::create_dir_all(lower.join("Download")).unwrap();
+    let file = lower.join("Download/a.pdf");
+    fs::write(&file, b"pdf").unwrap();
+    let db = d.join("media.db");
+    {
+        let s = Store::open(&db).unwrap();
+        s.set_setting(SETTING_LOWER, &lower.to_string_lossy())
+            .unwrap();
+        s.add_package(&pkg("com.owner", 10001, &[])).unwrap();
+        s.add_package(&pkg("com.friend", 10002, &[])).unwrap();
+        s.reconcile(&lower).unwrap();
+        // The daemon records the owner on the fd it created the file with.
+        let f = fs::File::open(&file).unwrap();
+        if let Err(e) = mediaprovider_policy::backup::write_owner(
+            std::os::fd::AsFd::as_fd(&f),
+            Some("com.owner"),
+        ) {
+            eprintln!("SKIP: no user xattrs on {}: {e}", d.display());
+            return;
+        }
+        s.set_owner(&p("Download/a.pdf"), Some("com.owner"))
+            .unwrap();
+        s.grant_file("com.friend", &p("download/A.PDF"), true)
+            .unwrap();
+    }
+    fs::remove_file(&db).unwrap();
+    let (s, cause) = Store::open_or_rebuild(&db).unwrap();
+    assert_eq!(cause, Some(RebuildCause::Missing));
+    s.set_setting(SETTING_LOWER, &lower.to_string_lossy())
+        .unwrap();
+    s.reconcile(&lower).unwrap();
+    let r = s.recover_from_backups(&lower).unwrap();
+    assert_eq!(
+        (r.files_with_backup, r.owners_restored, r.grants_restored),
+        (1, 1, 1)
+    );
+    let names: Vec<&str> = r.unregistered_packages.iter().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["com.friend", "com.owner"],
+        "registrations were lost with the store"
+    );
+    let row = s.file(&p("Download/a.pdf")).unwrap().unwrap();
+    assert_eq!(row.owner.as_deref(), Some("com.owner"));
+    s.add_package(&pkg("com.friend", 10002, &[])).unwrap();
+    let friend = s.caller(10002).unwrap();
+    assert_eq!(s.grant_for(&friend, row.id).unwrap(), Grant::Write);
+    // Uninstall clears the backup, so a rebuilt store cannot hand the file to a reinstall.
+    s.add_package(&pkg("com.owner", 10001, &[])).unwrap();
+    s.remove_package("com.owner").unwrap();
+    s.remove_package("com.friend").unwrap();
+    drop(s);
+    fs::remove_file(&db).unwrap();
+    let (s, _) = Store::open_or_rebuild(&db).unwrap();
+    s.reconcile(&lower).unwrap();
+    let r = s.recover_from_backups(&lower).unwrap();
+    assert_eq!((r.files_with_backup, r.owners_restored), (0, 0));
     fs::remove_dir_all(&d).unwrap();
 }
 

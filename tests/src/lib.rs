@@ -1032,8 +1032,19 @@ impl Fixture {
     /// Stops the daemon with `sig` and starts a new one on the same lower tree and store
     /// (same mount point and options). Returns the old daemon's exit status and the new fixture.
     pub fn restart(self, sig: i32) -> (Option<ExitStatus>, Fixture) {
+        self.restart_after(sig, |_| {})
+    }
+
+    /// Like [`Fixture::restart`], running `between` while the daemon is stopped (e.g. to lose
+    /// the store).
+    pub fn restart_after(
+        self,
+        sig: i32,
+        between: impl FnOnce(&Fixture),
+    ) -> (Option<ExitStatus>, Fixture) {
         let st = self.stop_with(sig);
         force_unmount(&self.mnt);
+        between(&self);
         self.keep_dir.store(true, Ordering::SeqCst);
         let (root, lower, opts) = (self.root.clone(), self.lower.clone(), self.opts.clone());
         let next = self.next_id.load(Ordering::SeqCst);

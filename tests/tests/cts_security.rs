@@ -22,7 +22,7 @@ fn victim_with_secret(fx: &Fixture, tag: &str) -> (App, String, Vec<u8>) {
 fn renaming_android_data_obb_or_media_is_eacces_for_everyone() {
     // Item 1: MES or legacy+WES renamed `Android/data` to `Download/x` and read others' data.
     let fx = shared_fixture!();
-    let (v, secret, body) = victim_with_secret(&fx, "renpriv");
+    let (v, secret, body) = victim_with_secret(fx, "renpriv");
     let mes = fx.add_app("renpriv_mes", &[MES]);
     let legacy = fx.add_app_with("renpriv_legacy", &[WES], Some(29), true);
     let root = fx.root_user();
@@ -162,4 +162,58 @@ fn thousands_of_segments_before_exif_never_leak_gps() {
         served.iter().all(|&b| b == 0),
         "served bytes past the bound"
     );
+}
+
+#[test]
+fn a_lost_store_is_said_and_owners_and_grants_come_back() {
+    // Item 8: a deleted or 0-byte store was rebuilt silently and every owner and grant was lost.
+    if !can_run("store loss") {
+        return;
+    }
+    for loss in ["deleted", "emptied"] {
+        let fx = Fixture::start(ServeOpts::default());
+        let owner = fx.add_app("lost_owner", &[]);
+        let friend = fx.add_app("lost_friend", &[]);
+        let f = "Download/mine.pdf";
+        assert_eq!(owner.create(f, b"owned"), Ok(()));
+        friend.grant_file(&[f]);
+        assert_eq!(friend.read(f), Ok(b"owned".to_vec()));
+        let (_, fx) = fx.restart_after(libc::SIGTERM, |fx| {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", fx.db.display()));
+            }
+            if loss == "emptied" {
+                std::fs::write(&fx.db, b"").unwrap();
+            }
+        });
+        let log = std::fs::read_to_string(&fx.log).unwrap_or_default();
+        let cause = if loss == "deleted" {
+            "missing"
+        } else {
+            "empty"
+        };
+        assert!(
+            log.contains("store rebuilt") && log.contains(cause),
+            "{loss}: the rebuild and its cause are logged:\n{}",
+            fx.log_tail(20)
+        );
+        assert!(
+            log.contains(&owner.pkg),
+            "{loss}: the lost registrations are named"
+        );
+        // On a host the registrations come back by `app add`; ownership and grants are back.
+        let owner = fx.add_package(&owner.pkg, owner.uid, &[], None, false);
+        let friend = fx.add_package(&friend.pkg, friend.uid, &[], None, false);
+        assert_eq!(
+            friend.read(f),
+            Ok(b"owned".to_vec()),
+            "{loss}: grant restored"
+        );
+        assert_eq!(
+            owner.rename(f, "Download/moved.pdf"),
+            Ok(()),
+            "{loss}: owner restored"
+        );
+        assert_eq!(owner.unlink("Download/moved.pdf"), Ok(()));
+    }
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -616,6 +616,13 @@ impl Inner {
                 return Err(errno_of(&e));
             }
         };
+        if let (Some(f), Some(o)) = (&file, owner.as_deref()) {
+            // The owner's backup outside the store (SPEC §9); a lower fs without user xattrs
+            // simply keeps none.
+            if let Err(e) = mediaprovider_policy::backup::write_owner(f.as_fd(), Some(o)) {
+                log::debug!("ownership backup not written: {e}");
+            }
+        }
         let md = fs::symlink_metadata(&lp).map_err(|e| errno_of(&e))?;
         if flags.is_none() {
             // mknod: nothing will be written through a handle; the row is final now.

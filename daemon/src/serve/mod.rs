@@ -94,8 +94,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     create_default_dirs(&lower).map_err(|e| CliError::failed(format!("lower tree: {e}")))?;
     let (store, rebuilt) = Store::open_or_rebuild(&db)
         .map_err(|e| CliError::failed(format!("store {}: {e}", db.display())))?;
-    if rebuilt {
-        log::warn!("store was corrupt; moved aside and rebuilding it from the lower tree");
+    if let Some(cause) = &rebuilt {
+        log::warn!("store rebuilt from the lower tree: {cause}");
     }
     let t = std::time::Instant::now();
     let st = store
@@ -108,6 +108,9 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         st.added,
         st.removed
     );
+    if rebuilt.is_some() {
+        recover_ownership(&store, &lower);
+    }
     let sock = control::socket_path_for(&db);
     let record = |k: &str, v: &Path| store.set_setting(k, &v.to_string_lossy());
     record(SETTING_LOWER, &lower)
@@ -310,4 +313,31 @@ fn spawn_control(sock: &Path, fs: Arc<Inner>) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::failed(format!("control thread: {e}")))?;
     Ok(())
+}
+
+/// After a rebuild: owners, grants and favorites come back from the backups on the lower files
+/// (SPEC §9). Registrations lived in the lost store: name the packages that must come back.
+fn recover_ownership(store: &Store, lower: &Path) {
+    match store.recover_from_backups(lower) {
+        Ok(r) => {
+            log::warn!(
+                "store rebuilt: restored {} owners, {} grants, {} favorites from the backups of {} files",
+                r.owners_restored,
+                r.grants_restored,
+                r.favorites_restored,
+                r.files_with_backup
+            );
+            if !r.unregistered_packages.is_empty() {
+                let names: Vec<&str> = r.unregistered_packages.iter().map(String::as_str).collect();
+                log::warn!(
+                    "store rebuilt: app registrations were lost with it; {} packages own or hold \
+                     grants on files and are not registered: {} (re-register them with `app add` \
+                     or --packages-list; their files are theirs again once registered)",
+                    names.len(),
+                    names.join(" ")
+                );
+            }
+        }
+        Err(e) => log::error!("store rebuilt, but ownership recovery failed: {e}"),
+    }
 }

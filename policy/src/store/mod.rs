@@ -5,10 +5,12 @@
 mod files;
 mod packages;
 mod reconcile;
+mod recovery;
 mod schema;
 
 pub use files::{implied_owner, FileRow, NewFile};
 pub use reconcile::{mtime_ns, ReconcileStats};
+pub use recovery::Recovery;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement};
 use std::cell::RefCell;
@@ -70,6 +72,31 @@ impl From<std::io::Error> for StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Why the daemon started from an empty store (SPEC §9: every rebuild is logged with its cause).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RebuildCause {
+    Missing,
+    Empty,
+    Corrupt(String),
+    NewerSchema(i64),
+}
+
+impl fmt::Display for RebuildCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RebuildCause::Missing => write!(f, "the store file was missing"),
+            RebuildCause::Empty => write!(f, "the store file was empty"),
+            RebuildCause::Corrupt(m) => write!(f, "the store was corrupt ({m}); moved aside"),
+            RebuildCause::NewerSchema(v) => {
+                write!(
+                    f,
+                    "the store has schema version {v}, newer than this build; moved aside"
+                )
+            }
+        }
+    }
+}
 
 /// Settings keys `serve` records so that `app` commands can find the running daemon.
 pub const SETTING_LOWER: &str = "lower_root";
@@ -140,24 +167,29 @@ impl Store {
         })
     }
 
-    /// Opens the store; if it is corrupt or unreadable as a database, moves it aside and
-    /// starts an empty one (the caller then reconciles it from the lower tree). Returns whether
-    /// it had to rebuild.
-    pub fn open_or_rebuild(path: &Path) -> Result<(Store, bool)> {
-        match Self::open(path).and_then(|s| s.check_integrity().map(|_| s)) {
-            Ok(s) => Ok((s, false)),
-            Err(StoreError::Corrupt(_)) => {
-                let aside = path.with_extension("corrupt");
-                std::fs::rename(path, &aside)?;
-                for ext in ["-wal", "-shm"] {
-                    let mut p = path.as_os_str().to_owned();
-                    p.push(ext);
-                    let _ = std::fs::remove_file(PathBuf::from(p));
-                }
-                Ok((Self::open(path)?, true))
-            }
-            Err(e) => Err(e),
+    /// Opens the store for the daemon. A store that is missing or empty is created, one that
+    /// is corrupt or from a newer build is moved aside (`.corrupt` / `.newer`) and started
+    /// afresh; each of these is a rebuild, returned with its cause so that the caller says so
+    /// and restores ownership from the backups (`recover_from_backups`) after reconciling.
+    pub fn open_or_rebuild(path: &Path) -> Result<(Store, Option<RebuildCause>)> {
+        let cause = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(RebuildCause::Missing),
+            Ok(md) if md.len() == 0 => Some(RebuildCause::Empty),
+            _ => None,
+        };
+        let (aside, cause) = match Self::open(path).and_then(|s| s.check_integrity().map(|_| s)) {
+            Ok(s) => return Ok((s, cause)),
+            Err(StoreError::Corrupt(m)) => ("corrupt", RebuildCause::Corrupt(m)),
+            Err(StoreError::TooNew(v)) => ("newer", RebuildCause::NewerSchema(v)),
+            Err(e) => return Err(e),
+        };
+        std::fs::rename(path, path.with_extension(aside))?;
+        for ext in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            let _ = std::fs::remove_file(PathBuf::from(p));
         }
+        Ok((Self::open(path)?, Some(cause)))
     }
 
     fn check_integrity(&self) -> Result<()> {

@@ -97,6 +97,13 @@ impl Store {
     /// directories themselves is the caller's job (the daemon or the CLI).
     pub fn remove_package(&self, name: &str) -> Result<Package> {
         let pkg = self.require_package(name)?;
+        // Files whose backup names the package (owned or granted): rewritten after the commit,
+        // so a rebuilt store cannot hand them back to a later install of the same name.
+        let touched: Vec<String> = self.with_stmt(
+            "SELECT path FROM files WHERE owner=?1 COLLATE NOCASE
+             UNION SELECT f.path FROM files f JOIN grants g ON g.file_id=f.id WHERE g.package=?1",
+            |st| st.query_map([&pkg.name], |r| r.get(0))?.collect(),
+        )?;
         let tx = self.write_tx()?;
         tx.execute("DELETE FROM grants WHERE package=?1", [name])?;
         for area in ["data", "obb", "media"] {
@@ -112,6 +119,9 @@ impl Store {
         )?;
         tx.execute("DELETE FROM packages WHERE name=?1", [name])?;
         tx.commit()?;
+        for p in touched.iter().filter_map(|p| VolPath::parse(p).ok()) {
+            self.sync_backup(&p);
+        }
         Ok(pkg)
     }
 
@@ -124,6 +134,7 @@ impl Store {
              ON CONFLICT(package, file_id) DO UPDATE SET write = MAX(write, excluded.write)",
             params![package, id, write],
         )?;
+        self.sync_backup(path);
         Ok(())
     }
 
@@ -134,6 +145,7 @@ impl Store {
             "DELETE FROM grants WHERE package=?1 AND file_id=?2",
             params![package, id],
         )?;
+        self.sync_backup(path);
         Ok(())
     }
 
