@@ -3,6 +3,7 @@
 //! Nothing here mounts or talks FUSE; the daemon is a thin layer over this crate.
 
 pub mod errno;
+pub mod facts;
 pub mod identity;
 pub mod mime;
 pub mod packages_list;

@@ -48,7 +48,17 @@ impl Default for Inodes {
     }
 }
 
+impl Node {
+    pub fn lower_ino(&self) -> u64 {
+        self.lower_ino
+    }
+}
+
 impl Inodes {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn new() -> Inodes {
         let mut nodes = HashMap::new();
         nodes.insert(

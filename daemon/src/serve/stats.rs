@@ -18,10 +18,25 @@ pub struct Stats {
     pub redacted_opens: AtomicU64,
 }
 
+/// State sizes sampled when the stats are written.
+pub struct Gauges {
+    /// Whole-directory reads of the lower tree (getdents passes).
+    pub dir_reads: u64,
+    /// Kernel nodes the daemon holds (bounded by the kernel's forgets).
+    pub nodes: u64,
+    pub handles: u64,
+    /// Names held by the case-insensitive name index.
+    pub indexed_names: u64,
+}
+
 impl Stats {
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(&self, gauges: &Gauges) -> serde_json::Value {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         json!({
+            "dir_reads": gauges.dir_reads,
+            "nodes": gauges.nodes,
+            "handles": gauges.handles,
+            "indexed_names": gauges.indexed_names,
             "lookup": g(&self.lookup),
             "getattr": g(&self.getattr),
             "open": g(&self.open),

@@ -461,3 +461,51 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Indexes a file found in the lower tree (lookup, listing) unless a row of that name
+    /// exists: a row being created through FUSE already carries its owner, and a listing
+    /// must never overwrite or clear it (SPEC §9, ownership is not lost).
+    pub fn index_found(&self, f: &NewFile) -> Result<FileRow> {
+        let name = f.path.file_name();
+        let (mime, media) = classify_name(name);
+        let (pending, trashed, expires) = match parse_special_name(name) {
+            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
+            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
+            None => (false, false, None),
+        };
+        self.with_stmt(
+            "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
+                               is_pending, is_trashed, fuse_pending, date_expires)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)
+             ON CONFLICT(path_key) DO NOTHING",
+            |st| {
+                st.execute(params![
+                    f.path.as_str(),
+                    f.path.key(),
+                    parent_key(f.path),
+                    f.owner,
+                    mime,
+                    media as i64,
+                    f.size as i64,
+                    f.mtime_ns,
+                    pending,
+                    trashed,
+                    expires
+                ])
+            },
+        )?;
+        self.file(f.path)?
+            .ok_or_else(|| StoreError::Io(std::io::Error::other("row vanished right after insert")))
+    }
+
+    /// Drops the row of a file that vanished from the lower tree, unless it is being created
+    /// through FUSE right now (its row exists before its file does).
+    pub fn delete_vanished(&self, path: &VolPath) -> Result<bool> {
+        let n = self.with_stmt(
+            "DELETE FROM files WHERE path_key=?1 AND fuse_pending=0",
+            |st| st.execute([path.key()]),
+        )?;
+        Ok(n > 0)
+    }
+}
