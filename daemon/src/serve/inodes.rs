@@ -52,6 +52,12 @@ impl Node {
     pub fn lower_ino(&self) -> u64 {
         self.lower_ino
     }
+
+    /// Its name was unlinked or replaced: whatever the name holds now is another file, even
+    /// with the same inode number (the lower filesystem reuses them).
+    pub fn is_detached(&self) -> bool {
+        self.detached
+    }
 }
 
 impl Inodes {

@@ -60,6 +60,7 @@ pub struct NodeInfo {
     pub view: View,
     pub lower_ino: u64,
     pub parent: u64,
+    pub detached: bool,
 }
 
 impl Inner {
@@ -165,6 +166,7 @@ impl Inner {
             view: n.view,
             lower_ino: n.lower_ino(),
             parent: n.parent,
+            detached: n.is_detached(),
         })
     }
 
@@ -195,7 +197,7 @@ impl Inner {
     /// replaced, e.g. unlinked and created again in another case) answers ESTALE: the kernel
     /// then looks the path up again instead of using its cached dentry (SPEC §5.10).
     pub(super) fn node_stat(&self, n: &NodeInfo) -> Res<Stat> {
-        let replaced = |st: &Stat| n.lower_ino != 0 && st.ino() != n.lower_ino;
+        let replaced = |st: &Stat| n.detached || (n.lower_ino != 0 && st.ino() != n.lower_ino);
         match self
             .lower
             .stat(&n.path)
