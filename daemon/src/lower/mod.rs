@@ -360,6 +360,23 @@ impl Lower {
         Ok(out)
     }
 
+    /// Every servable entry of a directory with its stat, for a tree walk (the name index is
+    /// not filled: a walk of a million files must not evict the names requests use).
+    pub fn scan_dir(&self, dir: &VolPath) -> io::Result<Vec<(String, Stat)>> {
+        let fd = self.dir(dir)?;
+        self.dir_reads.fetch_add(1, Ordering::Relaxed);
+        let mut out = Vec::new();
+        for (name, _) in sys::read_dir_names(fd.as_fd())? {
+            if let Ok(st) = sys::stat_at(fd.as_fd(), &name) {
+                let st = Stat(st);
+                if st.usable() {
+                    out.push((name, st));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Is there a `.nomedia` file in `dir` right now (added behind the daemon's back too)?
     pub fn has_nomedia(&self, dir: &VolPath) -> bool {
         let Ok(fd) = self.dir(dir) else {

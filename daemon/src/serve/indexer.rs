@@ -5,21 +5,14 @@
 use crate::lower::Lower;
 use mediaprovider_policy::redact;
 use mediaprovider_policy::store::Store;
-use std::path::PathBuf;
 use std::time::Instant;
 
 const BATCH: usize = 512;
 
-pub fn spawn(db: PathBuf, lower: PathBuf) {
-    let spawned = std::thread::Builder::new()
-        .name("indexer".into())
-        .spawn(move || {
-            if let Err(e) = run(&db, &lower) {
-                log::warn!("location indexer stopped: {e}");
-            }
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start the location indexer: {e}");
+/// Runs the indexer on the calling thread (after the background reconcile), logging failure.
+pub fn run_logged(db: &std::path::Path, lower: &std::path::Path) {
+    if let Err(e) = run(db, lower) {
+        log::warn!("location indexer stopped: {e}");
     }
 }
 

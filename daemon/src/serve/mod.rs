@@ -8,6 +8,7 @@ mod indexer;
 mod inodes;
 mod inval;
 mod packages_watch;
+mod reconcile;
 mod session;
 mod stats;
 mod store_pool;
@@ -95,17 +96,6 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     if rebuilt {
         log::warn!("store was corrupt; moved aside and rebuilding it from the lower tree");
     }
-    let t = std::time::Instant::now();
-    let st = store
-        .reconcile(&lower)
-        .map_err(|e| CliError::failed(format!("reconcile: {e}")))?;
-    log::info!(
-        "reconciled {} files in {:.3}s ({} added, {} removed)",
-        st.files,
-        t.elapsed().as_secs_f64(),
-        st.added,
-        st.removed
-    );
     let sock = control::socket_path_for(&db);
     let record = |k: &str, v: &Path| store.set_setting(k, &v.to_string_lossy());
     record(SETTING_LOWER, &lower)
@@ -183,7 +173,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
 
     inval::spawn(session.notifier(), rx);
-    indexer::spawn(db.clone(), lower.clone());
+    // Mount first, reconcile behind it (then the location indexer).
+    reconcile::spawn(db.clone(), lower.clone());
     spawn_control(&sock, fs.clone())?;
     let stats_file = a.get("stats").map(PathBuf::from);
     let fs_for_stats = fs.clone();
