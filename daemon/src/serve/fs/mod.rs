@@ -118,6 +118,7 @@ impl Filesystem for MediaFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.stats.forget.fetch_add(1, Ordering::Relaxed);
         self.forget_op(ino, nlookup);
     }
 
@@ -143,6 +144,7 @@ impl Filesystem for MediaFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.stats.setattr.fetch_add(1, Ordering::Relaxed);
         reply_attr(reply, self.setattr_op(req, ino, size, atime, mtime, fh));
     }
 
@@ -168,10 +170,12 @@ impl Filesystem for MediaFs {
         _umask: u32,
         reply: ReplyEntry,
     ) {
+        self.stats.mkdir.fetch_add(1, Ordering::Relaxed);
         reply_entry(reply, self.mkdir_op(req, parent, name));
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.stats.unlink.fetch_add(1, Ordering::Relaxed);
         reply_empty(reply, self.unlink_op(req, parent, name));
     }
 
@@ -189,6 +193,7 @@ impl Filesystem for MediaFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.stats.rename.fetch_add(1, Ordering::Relaxed);
         let r = self.rename_op(req, parent, name, newparent, newname, flags.bits());
         reply_empty(reply, r);
     }
@@ -260,6 +265,7 @@ impl Filesystem for MediaFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.stats.flush.fetch_add(1, Ordering::Relaxed);
         reply_empty(reply, self.flush_op(fh));
     }
 
@@ -273,6 +279,7 @@ impl Filesystem for MediaFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.stats.release.fetch_add(1, Ordering::Relaxed);
         reply_empty(reply, self.release_op(fh));
     }
 
@@ -302,6 +309,7 @@ impl Filesystem for MediaFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.stats.readdir.fetch_add(1, Ordering::Relaxed);
         let snap = match self.snapshot(fh) {
             Ok(s) => s,
             Err(e) => return reply.error(e),
@@ -371,6 +379,7 @@ impl Filesystem for MediaFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.stats.statfs.fetch_add(1, Ordering::Relaxed);
         match self.lower.statvfs() {
             Ok(s) => reply.statfs(
                 s.blocks(),
@@ -469,6 +478,7 @@ impl Filesystem for MediaFs {
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        self.stats.access.fetch_add(1, Ordering::Relaxed);
         reply_empty(reply, self.access_op(req, ino, mask));
     }
 
