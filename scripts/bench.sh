@@ -35,7 +35,9 @@ done
 for t in fio setpriv python3; do command -v $t >/dev/null || { apt-get install -y -qq fio >/dev/null 2>&1 || true; }; done
 cargo build --release -q -p mediaproviderd
 bin=$repo/target/release/mediaproviderd
-ops="python3 $repo/scripts/bench_ops.py"
+# App uids cannot use root's pyenv shims: the system interpreter runs the workloads.
+py=/usr/bin/python3; [ -x $py ] || py=python3
+ops="$py $repo/scripts/bench_ops.py"
 APP=10700 READER=10701   # MANAGE_EXTERNAL_STORAGE app; READ_MEDIA_IMAGES reader (redacted)
 
 # ---- the peer: passthrough_hp from the libfuse tarball, built once in a scratch dir ----------
@@ -96,7 +98,13 @@ dir_of() { [ "$1" = native ] && echo "$lower" || echo "$mnt"; }
 uid_of() { case $1 in mpd*) echo $APP ;; *) echo 0 ;; esac; }
 as() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$@"; }
 record() { # row config rep json
-  python3 -c 'import json,sys; print(json.dumps({"row":sys.argv[1],"config":sys.argv[2],"rep":int(sys.argv[3]),"value":json.loads(sys.argv[4])}))' "$@" >>"$results"
+  python3 -c '
+import json, sys
+try:
+    v = json.loads(sys.argv[4])
+except ValueError:
+    v = None
+print(json.dumps({"row": sys.argv[1], "config": sys.argv[2], "rep": int(sys.argv[3]), "value": v}))' "$@" >>"$results"
 }
 dropcaches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 mpd_stats() { rm -f "$stats"; kill -USR1 "$pid"; for _ in $(seq 100); do [ -s "$stats" ] && break; stat "$mnt/.probe$RANDOM" >/dev/null 2>&1 || true; sleep 0.02; done; cat "$stats"; }

@@ -160,6 +160,13 @@ impl Lower {
             .filter(Stat::usable))
     }
 
+    /// `lstat` of one name in an open directory; `None` if absent or not servable.
+    pub fn stat_in(&self, dir: BorrowedFd, name: &str) -> io::Result<Option<Stat>> {
+        Ok(none_if_absent(sys::stat_at(dir, name))?
+            .map(Stat)
+            .filter(Stat::usable))
+    }
+
     /// Finds `name` in directory `dir` case-insensitively: the on-disk name and its stat.
     pub fn find_child(&self, dir: BorrowedFd, name: &str) -> io::Result<Option<(String, Stat)>> {
         match sys::stat_at(dir, name) {

@@ -47,6 +47,17 @@ impl From<Arc<Scan>> for Redaction {
 pub struct DirEntry {
     pub name: String,
     pub is_dir: bool,
+    /// What the store said about a file at opendir (READDIRPLUS needs no query per entry).
+    pub row: Option<RowState>,
+}
+
+/// The store's view of one file row, enough to pick its view and TTL.
+#[derive(Clone, Copy, Debug)]
+pub struct RowState {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub location: Option<bool>,
+    pub fuse_pending: bool,
 }
 
 /// A listing taken at opendir: stable offsets for the whole handle.

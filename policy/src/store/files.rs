@@ -35,6 +35,10 @@ const FILE_WITH_GRANT: &str = "SELECT id, path, owner, mime, media_type, size, m
 const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location FROM files WHERE path_key=?1";
 
+/// Rows strictly below the directory whose key is `?1`: a range over the unique `path_key`
+/// index (`'0'` is the byte after `'/'`), not a scan of the table.
+const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
+
 fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
     Ok(FileRow {
@@ -186,7 +190,7 @@ impl Store {
     pub fn delete_tree(&self, dir: &VolPath) -> Result<usize> {
         let key = dir.key();
         Ok(self.conn.execute(
-            "DELETE FROM files WHERE path_key=?1 OR substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
+            &format!("DELETE FROM files WHERE path_key=?1 OR {BELOW}"),
             [&key],
         )?)
     }
@@ -218,35 +222,25 @@ impl Store {
         Ok(())
     }
 
-    /// Renames every row below directory `old` to sit below `new`, in one transaction.
+    /// Renames every row below directory `old` to sit below `new`, in one transaction: two
+    /// statements over an index range, whatever the directory holds (stale rows already below
+    /// `new` are dropped: the lower rename succeeded, so nothing lives there).
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
         let tx = self.write_tx()?;
-        let rows = {
-            let mut st = tx.prepare(
-                "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
-            )?;
-            let rows = st.query_map([old.key()], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        let mut n = 0;
-        {
-            let mut up =
-                tx.prepare("UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1")?;
-            let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
-            for (id, path) in rows {
-                let Ok(p) = VolPath::parse(&path) else {
-                    continue;
-                };
-                let Some(np) = p.rebase(old, new) else {
-                    continue;
-                };
-                del.execute(params![np.key(), id])?;
-                up.execute(params![id, np.as_str(), np.key(), parent_key(&np)])?;
-                n += 1;
-            }
-        }
+        tx.execute(
+            &format!("DELETE FROM files WHERE {BELOW}"),
+            params![new.key()],
+        )?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE files SET
+                    path = ?2 || substr(path, length(?3) + 1),
+                    path_key = ?4 || substr(path_key, length(?1) + 1),
+                    parent_key = ?4 || substr(parent_key, length(?1) + 1)
+                 WHERE {BELOW}"
+            ),
+            params![old.key(), new.as_str(), old.as_str(), new.key()],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -262,9 +256,9 @@ impl Store {
 
     /// Every row at any depth below `dir` (directory renames and uninstall).
     pub fn list_tree(&self, dir: &VolPath) -> Result<Vec<FileRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {ROW_COLUMNS} FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'"
-        ))?;
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM files WHERE {BELOW}"))?;
         let rows = st.query_map([dir.key()], row_from)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -5,15 +5,16 @@
 use super::entry::NO_TTL;
 use super::state::{lock, Inner};
 use super::sys::{attr_from, io_errno, Res, StoreCtx};
-use crate::serve::handles::{DirEntry, DirSnapshot};
+use crate::serve::handles::{DirEntry, DirSnapshot, RowState};
 use crate::serve::inodes::ROOT_INO;
 use fuser::{Errno, FileAttr, FileHandle, INodeNo, Request};
 use mediaprovider_policy::facts;
 use mediaprovider_policy::identity::Caller;
 use mediaprovider_policy::paths::{fold, VolPath};
 use mediaprovider_policy::rules;
-use mediaprovider_policy::store::{implied_owner, NewFile, Store};
+use mediaprovider_policy::store::{FoundFile, Store};
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ impl Inner {
                 files.insert(fold(&name), name);
             }
         }
+        let dir_fd = self.lower.dir(dir).map_err(|e| io_errno(&e))?;
         let hidden = facts::dir_hidden(&self.probe(), dir);
         let visible = self
             .stores
@@ -46,22 +48,31 @@ impl Inner {
                     .into_iter()
                     .map(|r| (fold(r.path.file_name()), r))
                     .collect();
+                // Files seen for the first time: indexed in one short transaction (no owner
+                // is ever overwritten: an existing row keeps its owner and pending state).
+                let mut found = Vec::new();
                 for (key, name) in &files {
                     if rows.contains_key(key) {
                         continue;
                     }
-                    let Ok(path) = dir.join(name) else { continue };
-                    let Ok(Some(st)) = self.lower.stat(&path) else {
+                    let (Ok(path), Ok(Some(st))) =
+                        (dir.join(name), self.lower.stat_in(dir_fd.as_fd(), name))
+                    else {
                         continue;
                     };
-                    let row = store.index_found(&NewFile {
-                        path: &path,
-                        owner: implied_owner(&path).as_deref(),
+                    found.push(FoundFile {
+                        path,
                         size: st.size(),
                         mtime_ns: st.mtime_ns(),
-                        fuse_pending: false,
-                    })?;
-                    rows.insert(key.clone(), row);
+                    });
+                }
+                if !found.is_empty() {
+                    store.reconcile_batch(&found, 0)?;
+                    rows = store
+                        .list_dir(dir)?
+                        .into_iter()
+                        .map(|r| (fold(r.path.file_name()), r))
+                        .collect();
                 }
                 let grants = store.grants_of(caller)?;
                 let mut out = Vec::new();
@@ -76,7 +87,16 @@ impl Inner {
                     let grant = grants.get(&row.id).copied().unwrap_or_default();
                     let f = Store::row_facts(&row, hidden, grant);
                     if rules::visible_in_listing(caller, &row.path, &f) {
-                        out.push(disk_name.clone());
+                        out.push(DirEntry {
+                            name: disk_name.clone(),
+                            is_dir: false,
+                            row: Some(RowState {
+                                size: row.size,
+                                mtime_ns: row.mtime_ns,
+                                location: row.location,
+                                fuse_pending: row.fuse_pending,
+                            }),
+                        });
                     }
                 }
                 Ok(out)
@@ -84,12 +104,13 @@ impl Inner {
             .map_err(StoreCtx::log("listing a directory"))?;
         let mut entries: Vec<DirEntry> = subdirs
             .into_iter()
-            .map(|name| DirEntry { name, is_dir: true })
+            .map(|name| DirEntry {
+                name,
+                is_dir: true,
+                row: None,
+            })
             .collect();
-        entries.extend(visible.into_iter().map(|name| DirEntry {
-            name,
-            is_dir: false,
-        }));
+        entries.extend(visible);
         Ok(entries)
     }
 
@@ -142,6 +163,7 @@ impl Inner {
             .stat(&snap.path)
             .map_err(|e| io_errno(&e))?
             .ok_or(Errno::ENOENT)?;
+        let dir_fd = self.lower.dir(&snap.path).map_err(|e| io_errno(&e))?;
         let mut i = offset as usize;
         while i < snap.entries.len() + 2 {
             let cookie = (i + 1) as u64;
@@ -165,10 +187,11 @@ impl Inner {
                 continue;
             };
             // Vanished since opendir: skip it.
-            let Ok(Some(st)) = self.lower.stat(&path) else {
+            let Ok(Some(st)) = self.lower.stat_in(dir_fd.as_fd(), &e.name) else {
                 continue;
             };
-            let Ok((attr, ttl)) = self.entry(&caller, snap.ino, &path, &st, &e.name) else {
+            let Ok((attr, ttl)) = self.entry_known(&caller, snap.ino, &path, &st, &e.name, e.row)
+            else {
                 continue;
             };
             let ino = attr.ino.0;

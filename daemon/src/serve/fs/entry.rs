@@ -4,6 +4,7 @@
 use super::state::{lock, Inner};
 use super::sys::{attr_from, Res, StoreCtx};
 use crate::lower::Stat;
+use crate::serve::handles::RowState;
 use crate::serve::inodes::View;
 use fuser::{Errno, FileAttr, FileHandle, INodeNo, Request};
 use mediaprovider_policy::facts::LowerFacts;
@@ -51,7 +52,15 @@ impl Inner {
     /// Makes sure a lower file has a row (files added behind our back, SPEC §5.11; never
     /// touching a row being created) and says whether it carries location and is still
     /// being created. Returns (has_location, fuse_pending).
-    pub(super) fn index_file(&self, path: &VolPath, st: &Stat) -> Res<(bool, bool)> {
+    pub(super) fn index_file(
+        &self,
+        path: &VolPath,
+        st: &Stat,
+        known: Option<RowState>,
+    ) -> Res<(bool, bool)> {
+        if let Some(k) = known {
+            return Ok(self.location_and_pending(path, st, k));
+        }
         let row = self
             .stores
             .with(|s| match s.file(path)? {
@@ -65,6 +74,16 @@ impl Inner {
                 }),
             })
             .map_err(StoreCtx::log("indexing a file found in the lower tree"))?;
+        let k = RowState {
+            size: row.size,
+            mtime_ns: row.mtime_ns,
+            location: row.location,
+            fuse_pending: row.fuse_pending,
+        };
+        Ok(self.location_and_pending(path, st, k))
+    }
+
+    fn location_and_pending(&self, path: &VolPath, st: &Stat, row: RowState) -> (bool, bool) {
         let entry = self.lower_entry(st);
         let unchanged = row.size == st.size() && row.mtime_ns == st.mtime_ns();
         let location = entry.being_written
@@ -74,7 +93,7 @@ impl Inner {
                 // our back: scan now, remember in memory only.
                 _ => self.probe().has_location(path),
             };
-        Ok((location, row.fuse_pending))
+        (location, row.fuse_pending)
     }
 
     /// The kernel entry for an existing lower entry, resolved to the view `caller` is entitled
@@ -87,6 +106,19 @@ impl Inner {
         st: &Stat,
         requested: &str,
     ) -> Res<(FileAttr, Duration)> {
+        self.entry_known(caller, parent, path, st, requested, None)
+    }
+
+    /// [`Inner::entry`] with the store row already read (listings).
+    pub(super) fn entry_known(
+        &self,
+        caller: &Caller,
+        parent: u64,
+        path: &VolPath,
+        st: &Stat,
+        requested: &str,
+        known: Option<RowState>,
+    ) -> Res<(FileAttr, Duration)> {
         let mut ttl = if caller_dependent_path(path) || requested != path.file_name() {
             NO_TTL
         } else if st.is_dir() {
@@ -97,7 +129,7 @@ impl Inner {
         let view = if st.is_dir() {
             View::Real
         } else {
-            let (location, pending) = self.index_file(path, st)?;
+            let (location, pending) = self.index_file(path, st, known)?;
             if location || pending {
                 ttl = NO_TTL;
             }
