@@ -8,6 +8,7 @@ mod indexer;
 mod inodes;
 mod inval;
 mod packages_watch;
+mod quiet_log;
 mod reconcile;
 mod session;
 mod stats;
@@ -21,6 +22,8 @@ use fuser::{Config, MountOption, SessionACL};
 use mediaprovider_policy::paths::{VolPath, DEFAULT_DIRS};
 use mediaprovider_policy::store::{Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT};
 use nix::sys::signal::{SigSet, Signal};
+#[cfg_attr(target_os = "android", allow(unused_imports))]
+pub use quiet_log::QuietInterrupts;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
