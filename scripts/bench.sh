@@ -176,8 +176,7 @@ head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$lower/Download/io/data.bin
 gps=$(ls "$repo"/../shared/corpus/exiftool/GPS.jpg 2>/dev/null || true)
 if [ -n "$gps" ]; then
   cp "$gps" "$lower/DCIM/gps.jpg"; head -c "$((size_mb * 1024 * 1024))" /dev/urandom >> "$lower/DCIM/gps.jpg"
-  for i in $(seq 0 9999); do cp "$gps" "$lower/DCIM/Camera/IMG_$i.jpg"; done 2>/dev/null || \
-    python3 -c 'import shutil,sys; [shutil.copyfile(sys.argv[1], f"{sys.argv[2]}/IMG_{i}.jpg") for i in range(10000)]' "$gps" "$lower/DCIM/Camera"
+  python3 -c 'import shutil,sys; [shutil.copyfile(sys.argv[1], f"{sys.argv[2]}/IMG_{i}.jpg") for i in range(10000)]' "$gps" "$lower/DCIM/Camera"
 fi
 python3 - "$lower/Download/tree" <<'PY'
 import os, sys
