@@ -1,74 +1,118 @@
-//! Gathering what the rule engine needs about one path — shared by `explain` and the daemon so
-//! both always decide the same way.
+//! The lower-tree side of fact gathering, for the daemon and `explain` alike: `.nomedia`
+//! presence and location verdicts, each tied to one version of the lower file (inode, size,
+//! mtime, ctime; SPEC §9). The rules that combine them live in `mediaprovider_policy::facts`.
 
-use mediaprovider_policy::identity::Caller;
+use crate::lower::{FileVersion, Lower, Stat};
+use mediaprovider_policy::facts::LowerFacts;
 use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::redact::{self, ScanResult};
-use mediaprovider_policy::rules::FileFacts;
-use mediaprovider_policy::store::{implied_owner, mtime_ns, Store, StoreError};
-use std::fs::{File, Metadata};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use mediaprovider_policy::redact::{self, LocationRange};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
 
-/// Facts for `path` whose lower entry is `lower` (`None`: it does not exist). `known_location`
-/// is a scanner verdict the caller already holds for this exact file version, used when the
-/// store has none, so the file is not scanned twice.
-pub fn gather(
-    store: &Store,
-    caller: &Caller,
-    path: &VolPath,
-    lower: Option<(&Path, &Metadata)>,
-    known_location: Option<bool>,
-) -> Result<FileFacts, StoreError> {
-    let Some((lpath, md)) = lower else {
-        return store.facts(caller, path, false, false);
-    };
-    if md.is_dir() {
-        return store.facts(caller, path, true, true);
-    }
-    let row = store.file(path)?;
-    let mut facts = match &row {
-        Some(r) => {
-            let hidden = store.dir_hidden(&path.parent().unwrap_or_default());
-            store.facts_for_row(caller, r, hidden)?
-        }
-        None => {
-            // Not indexed yet (added behind our back): the owner it will get when indexed.
-            let mut f = store.facts(caller, path, true, false)?;
-            f.owner = implied_owner(path);
-            f
-        }
-    };
-    let fresh = row
-        .as_ref()
-        .filter(|r| r.size == md.size() && r.mtime_ns == mtime_ns(md));
-    facts.has_location = match fresh.and_then(|r| r.location).or(known_location) {
-        Some(known) => known,
-        None => location_ranges(store, lpath, md)
-            .map(|s| s.has_location())
-            .unwrap_or(true),
-    };
-    Ok(facts)
+/// Scans kept in memory (a verdict and usually no ranges: a few dozen bytes each).
+const MAX_CACHED: usize = 200_000;
+/// Attempts to read a header while the file is being rewritten under the scanner.
+const SCAN_ATTEMPTS: usize = 3;
+
+/// The scanner's answer for one version of a file.
+pub struct Scan {
+    pub version: FileVersion,
+    pub ranges: Arc<Vec<LocationRange>>,
 }
 
-/// The scanner's ranges for a lower file, from the cache when the file is unchanged
-/// (same inode, size and mtime), else by scanning its headers and caching the result.
-pub fn location_ranges(store: &Store, lpath: &Path, md: &Metadata) -> std::io::Result<ScanResult> {
-    let (ino, size, mtime) = (md.ino(), md.size(), mtime_ns(md));
-    if let Ok(Some(json)) = store.cached_ranges(ino, size, mtime) {
-        if let Some(r) = serde_json::from_str(&json)
-            .ok()
-            .and_then(|v| ScanResult::from_json(&v))
-        {
-            return Ok(r);
+impl Scan {
+    pub fn has_location(&self) -> bool {
+        !self.ranges.is_empty()
+    }
+}
+
+/// Verdicts by file version: a changed file has a new version, so a stale entry is never hit.
+#[derive(Default)]
+pub struct LocationCache {
+    map: Mutex<HashMap<FileVersion, Arc<Scan>>>,
+}
+
+impl LocationCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FileVersion, Arc<Scan>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, v: &FileVersion) -> Option<Arc<Scan>> {
+        self.lock().get(v).cloned()
+    }
+
+    pub fn put(&self, scan: Arc<Scan>) {
+        let mut m = self.lock();
+        if m.len() >= MAX_CACHED {
+            m.clear();
+        }
+        m.insert(scan.version, scan);
+    }
+
+    /// The scan of `file`'s current version, from the cache or by scanning its headers.
+    pub fn scan(&self, file: &File) -> io::Result<Arc<Scan>> {
+        let v = version_of(file)?;
+        if let Some(s) = self.get(&v) {
+            return Ok(s);
+        }
+        let s = Arc::new(scan_file(file)?);
+        self.put(s.clone());
+        Ok(s)
+    }
+}
+
+pub fn version_of(file: &File) -> io::Result<FileVersion> {
+    crate::lower::fstat(file.as_fd()).map(|s| s.version())
+}
+
+/// Scans an open file's headers; the result is tagged with the version it was read from. A
+/// file that changes while being scanned is scanned again; one that keeps changing fails.
+pub fn scan_file(file: &File) -> io::Result<Scan> {
+    for _ in 0..SCAN_ATTEMPTS {
+        let before = version_of(file)?;
+        let result = redact::scan(file);
+        if version_of(file)? == before {
+            return Ok(Scan {
+                version: before,
+                ranges: Arc::new(result.ranges),
+            });
         }
     }
-    let file = File::open(lpath)?;
-    let result = redact::scan(&file);
-    // Only location-bearing files need their ranges again (at open); "no location" lives in
-    // the file's row, so the common case costs no store write.
-    if result.has_location() {
-        let _ = store.put_ranges(ino, size, mtime, &result.to_json().to_string());
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "file kept changing while its headers were scanned",
+    ))
+}
+
+/// [`LowerFacts`] over the lower tree, with the verdict cache.
+pub struct Probe<'a> {
+    pub lower: &'a Lower,
+    pub cache: &'a LocationCache,
+}
+
+impl LowerFacts for Probe<'_> {
+    fn has_nomedia(&self, dir: &VolPath) -> bool {
+        self.lower.has_nomedia(dir)
     }
-    Ok(result)
+
+    fn has_location(&self, path: &VolPath) -> bool {
+        let scan = self
+            .lower
+            .open_file(path, libc::O_RDONLY)
+            .and_then(|f| self.cache.scan(&f));
+        match scan {
+            // In memory only: a read path writes nothing; the indexer stores verdicts.
+            Ok(s) => s.has_location(),
+            // Fail closed: a file that cannot be scanned is treated as location-bearing.
+            Err(_) => true,
+        }
+    }
+}
+
+/// The stat of a lower entry, for callers outside this module.
+pub fn stat_of(file: &File) -> io::Result<Stat> {
+    crate::lower::fstat(file.as_fd())
 }

@@ -18,7 +18,11 @@ fn init_logging() {
     #[cfg(not(target_os = "android"))]
     {
         let env = env_logger::Env::default().filter_or("MEDIAPROVIDERD_LOG", "info");
-        let _ = env_logger::Builder::from_env(env).try_init();
+        let logger = env_logger::Builder::from_env(env).build();
+        let max = logger.filter();
+        if log::set_boxed_logger(Box::new(serve::QuietInterrupts(logger))).is_ok() {
+            log::set_max_level(max);
+        }
     }
 }
 

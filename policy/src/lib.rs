@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod errno;
+pub mod facts;
 pub mod identity;
 pub mod mime;
 pub mod packages_list;

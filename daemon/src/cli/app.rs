@@ -201,17 +201,7 @@ fn remove(argv: &[String]) -> Result<(), CliError> {
 
 /// Deletes `Android/{data,obb,media}/<pkg>` in the lower tree (case-insensitively found).
 pub fn delete_app_dirs(lower_root: &Path, package: &str) -> std::io::Result<()> {
-    for area in ["data", "obb", "media"] {
-        let Ok(p) = VolPath::parse(&format!("Android/{area}/{package}")) else {
-            continue;
-        };
-        if let Some((dir, md)) = lower::resolve(lower_root, &p)? {
-            if md.is_dir() {
-                std::fs::remove_dir_all(&dir)?;
-            }
-        }
-    }
-    Ok(())
+    lower::Lower::open(lower_root)?.delete_app_dirs(package)
 }
 
 fn list(argv: &[String]) -> Result<(), CliError> {

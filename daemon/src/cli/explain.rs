@@ -1,7 +1,9 @@
 //! `mediaproviderd explain`: the decision the daemon would make, without touching files.
 
 use super::{args, open_store, print_json, CliError};
-use crate::{facts, lower};
+use crate::facts::{scan_file, LocationCache, Probe};
+use crate::lower::{Lower, Stat};
+use mediaprovider_policy::facts::{self, LowerEntry};
 use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::rules::{self, Decision, Io, Op, Target};
 use mediaprovider_policy::store::Store;
@@ -72,30 +74,41 @@ pub fn explain(
     let caller = store.caller(uid)?;
     let path = vol_path(store, lower_root, raw_path)?;
     let io_err = |e: std::io::Error| CliError::failed(format!("{raw_path}: {e}"));
-    let found = lower::resolve(lower_root, &path).map_err(io_err)?;
-    let lower = found.as_ref().map(|(p, m)| (p.as_path(), m));
-    let f = facts::gather(store, &caller, &path, lower, None)?;
+    let tree = Lower::open(lower_root).map_err(io_err)?;
+    let cache = LocationCache::default();
+    let probe = Probe {
+        lower: &tree,
+        cache: &cache,
+    };
+    let entry = |st: &Stat| LowerEntry {
+        is_dir: st.is_dir(),
+        size: st.size(),
+        mtime_ns: st.mtime_ns(),
+        being_written: false,
+    };
+    let found = tree.resolve(&path).map_err(io_err)?;
+    // Decide on the on-disk spelling, as the daemon does.
+    let path = found.as_ref().map_or(path, |(p, _)| p.clone());
+    let f = facts::gather(
+        store,
+        &probe,
+        &caller,
+        &path,
+        found.as_ref().map(|(_, st)| entry(st)),
+    )?;
     let decision: Decision = if op == Op::Rename {
         let new_raw = raw_new.unwrap_or_default();
         let new_path = vol_path(store, lower_root, new_raw)?;
-        let new_found = lower::resolve(lower_root, &new_path).map_err(io_err)?;
+        let new_found = tree.resolve(&new_path).map_err(io_err)?;
         let nf = facts::gather(
             store,
+            &probe,
             &caller,
             &new_path,
-            new_found.as_ref().map(|(p, m)| (p.as_path(), m)),
-            None,
+            new_found.as_ref().map(|(_, st)| entry(st)),
         )?;
         let contents = if f.is_dir {
-            let mut v = Vec::new();
-            for row in store.list_tree(&path)? {
-                let hidden = store.dir_hidden(&row.path.parent().unwrap_or_default());
-                v.push((
-                    row.path.clone(),
-                    store.facts_for_row(&caller, &row, hidden)?,
-                ));
-            }
-            v
+            facts::rename_contents(store, &probe, &caller, &path)?
         } else {
             Vec::new()
         };
@@ -133,9 +146,14 @@ pub fn explain(
     };
     let mut ranges = Vec::new();
     if decision.io == Some(Io::Redacted) {
-        if let Some((lp, md)) = &found {
-            let r = facts::location_ranges(store, lp, md).map_err(io_err)?;
-            ranges = r.ranges.iter().map(|r| json!([r.start, r.end])).collect();
+        if let Some((p, _)) = &found {
+            let file = tree.open_file(p, libc::O_RDONLY).map_err(io_err)?;
+            let scan = scan_file(&file).map_err(io_err)?;
+            ranges = scan
+                .ranges
+                .iter()
+                .map(|r| json!([r.start, r.end]))
+                .collect();
         }
     }
     Ok(json!({

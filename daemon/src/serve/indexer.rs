@@ -2,30 +2,23 @@
 //! whose location status is unknown and records the verdicts in batches, so lookups and
 //! listings find them in the store instead of scanning on the request path.
 
+use crate::lower::Lower;
 use mediaprovider_policy::redact;
 use mediaprovider_policy::store::Store;
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 use std::time::Instant;
 
 const BATCH: usize = 512;
 
-pub fn spawn(db: PathBuf, lower: PathBuf) {
-    let spawned = std::thread::Builder::new()
-        .name("indexer".into())
-        .spawn(move || {
-            if let Err(e) = run(&db, &lower) {
-                log::warn!("location indexer stopped: {e}");
-            }
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start the location indexer: {e}");
+/// Runs the indexer on the calling thread (after the background reconcile), logging failure.
+pub fn run_logged(db: &std::path::Path, lower: &std::path::Path) {
+    if let Err(e) = run(db, lower) {
+        log::warn!("location indexer stopped: {e}");
     }
 }
 
 fn run(db: &std::path::Path, lower: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(db)?;
+    let tree = Lower::open(lower)?;
     let t = Instant::now();
     let (mut after, mut scanned, mut with_location) = (0i64, 0u64, 0u64);
     loop {
@@ -35,11 +28,7 @@ fn run(db: &std::path::Path, lower: &std::path::Path) -> Result<(), Box<dyn std:
         let mut verdicts = Vec::with_capacity(rows.len());
         for (id, path, size, mtime) in rows {
             // Vanished or unreadable files stay unknown (and are scanned when opened).
-            let opened = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(lower.join(path.as_str()));
-            let Ok(f) = opened else {
+            let Ok(f) = tree.open_file(&path, libc::O_RDONLY) else {
                 continue;
             };
             let has = redact::scan(&f).has_location();

@@ -48,7 +48,23 @@ impl Default for Inodes {
     }
 }
 
+impl Node {
+    pub fn lower_ino(&self) -> u64 {
+        self.lower_ino
+    }
+
+    /// Its name was unlinked or replaced: whatever the name holds now is another file, even
+    /// with the same inode number (the lower filesystem reuses them).
+    pub fn is_detached(&self) -> bool {
+        self.detached
+    }
+}
+
 impl Inodes {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn new() -> Inodes {
         let mut nodes = HashMap::new();
         nodes.insert(

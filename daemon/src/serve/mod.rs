@@ -6,19 +6,26 @@ mod handles;
 mod handoff;
 mod indexer;
 mod inodes;
+mod inval;
 mod packages_watch;
+mod quiet_log;
+mod reconcile;
+mod session;
 mod stats;
+mod store_pool;
 
 use crate::cli::{args, CliError};
 use crate::control::{self, Request};
+use crate::lower::Lower;
 use fs::{Inner, Inval, MediaFs, Options};
-use fuser::{Config, INodeNo, MountOption, Notifier, Session, SessionACL};
+use fuser::{Config, MountOption, SessionACL};
 use mediaprovider_policy::paths::{VolPath, DEFAULT_DIRS};
 use mediaprovider_policy::store::{
     Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT, SETTING_USER,
 };
 use nix::sys::signal::{SigSet, Signal};
-use std::ffi::OsString;
+#[cfg_attr(target_os = "android", allow(unused_imports))]
+pub use quiet_log::QuietInterrupts;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -97,20 +104,6 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     if let Some(cause) = &rebuilt {
         log::warn!("store rebuilt from the lower tree: {cause}");
     }
-    let t = std::time::Instant::now();
-    let st = store
-        .reconcile(&lower)
-        .map_err(|e| CliError::failed(format!("reconcile: {e}")))?;
-    log::info!(
-        "reconciled {} files in {:.3}s ({} added, {} removed)",
-        st.files,
-        t.elapsed().as_secs_f64(),
-        st.added,
-        st.removed
-    );
-    if rebuilt.is_some() {
-        recover_ownership(&store, &lower);
-    }
     let sock = control::socket_path_for(&db);
     let record = |k: &str, v: &Path| store.set_setting(k, &v.to_string_lossy());
     record(SETTING_LOWER, &lower)
@@ -134,12 +127,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let (tx, rx) = mpsc::channel::<Inval>();
     let stats = Arc::new(stats::Stats::default());
+    let lower_tree =
+        Lower::open(&lower).map_err(|e| CliError::failed(format!("lower tree: {e}")))?;
     let fs = Arc::new(Inner::new(
         Options {
-            lower: lower.clone(),
             passthrough: !a.has("no-passthrough"),
         },
-        store,
+        lower_tree,
+        store_pool::StorePool::new(store),
         tx,
         stats.clone(),
     ));
@@ -153,7 +148,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         MountOption::NoAtime,
     ];
     config.acl = SessionACL::All;
-    config.n_threads = Some(threads);
+    config.n_threads = Some(session::usable_threads(threads));
     config.clone_fd = true;
 
     if let Some(list) = a.get("packages-list") {
@@ -166,19 +161,19 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         },
         None => None,
     };
-    let mut session = match (handed_over, fuse_fd) {
-        (Some(owned), _) => Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config),
+    let fuse = match (handed_over, fuse_fd) {
+        (Some(owned), _) => session::Fuse::Fd(owned),
         (None, Some(fd)) => {
             if fd < 3 {
                 return Err(CliError::usage("--fuse-fd must be an inherited fd >= 3"));
             }
             // SAFETY: the mounter handed this fd over for us to own; it is not used elsewhere.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config)
+            session::Fuse::Fd(unsafe { OwnedFd::from_raw_fd(fd) })
         }
-        (None, None) => Session::new(MediaFs(fs.clone()), &mount, &config),
-    }
-    .map_err(|e| CliError::failed(format!("mount {}: {e}", mount.display())))?;
+        (None, None) => session::Fuse::Mount(mount.clone()),
+    };
+    let session = session::open(MediaFs(fs.clone()), fuse, config)
+        .map_err(|e| CliError::failed(format!("mount {}: {e}", mount.display())))?;
     log::info!(
         "serving {} at {} ({} threads)",
         lower.display(),
@@ -186,11 +181,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         threads
     );
 
-    spawn_notifier(session.notifier(), rx);
-    indexer::spawn(db.clone(), lower.clone());
+    inval::spawn(session.notifier(), rx);
+    // Mount first, reconcile behind it (then the location indexer).
+    reconcile::spawn(db.clone(), lower.clone(), rebuilt.is_some());
     spawn_control(&sock, fs.clone())?;
-    let mut unmounter = session.unmount_callable();
     let stats_file = a.get("stats").map(PathBuf::from);
+    let fs_for_stats = fs.clone();
     let mount_for_signals = mount.clone();
     let inherited = fuse_fd.is_some() || fuse_socket.is_some();
     let (db_for_signals, sock_for_signals) = (db.clone(), sock.clone());
@@ -201,7 +197,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             match sig {
                 Signal::SIGUSR1 => {
                     if let Some(p) = &stats_file {
-                        let _ = std::fs::write(p, stats.to_json().to_string());
+                        let json = stats.to_json(&fs_for_stats.gauges());
+                        let _ = std::fs::write(p, json.to_string());
                     }
                 }
                 Signal::SIGHUP => {}
@@ -215,7 +212,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
                         forget_control(&db_for_signals, &sock_for_signals);
                         std::process::exit(0);
                     }
-                    if let Err(e) = unmounter.unmount() {
+                    // The spawned session owns fuser's mount guard: unmount by path.
+                    if let Err(e) =
+                        nix::mount::umount2(&mount_for_signals, nix::mount::MntFlags::empty())
+                    {
                         // Busy (files held open): detach it; it goes once they close.
                         log::info!("unmount: {e}; detaching the mount");
                         if let Err(e) = nix::mount::umount2(
@@ -238,7 +238,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::failed(format!("signal thread: {e}")))?;
 
-    let result = session.run();
+    let result = session::serve(session);
     forget_control(&db, &sock);
     result.map_err(|e| CliError::failed(format!("session: {e}")))?;
     log::info!("unmounted; exiting");
@@ -256,6 +256,7 @@ fn forget_control(db: &Path, sock: &Path) {
 /// Creates the default top-level dirs and `Android/{data,obb,media}` unless a directory of
 /// that name exists in any case.
 fn create_default_dirs(lower: &Path) -> std::io::Result<()> {
+    let tree = Lower::open(lower)?;
     let mut wanted: Vec<String> = DEFAULT_DIRS.iter().map(|d| d.to_string()).collect();
     wanted.push("Android".into());
     for sub in ["data", "obb", "media"] {
@@ -265,36 +266,23 @@ fn create_default_dirs(lower: &Path) -> std::io::Result<()> {
         let Ok(p) = VolPath::parse(&rel) else {
             continue;
         };
-        if crate::lower::resolve(lower, &p)?.is_some() {
+        if tree.resolve(&p)?.is_some() {
             continue;
         }
+        // The parent in its on-disk spelling (e.g. an existing `android`).
         let parent = match p.parent() {
-            Some(pp) if !pp.is_root() => match crate::lower::resolve(lower, &pp)? {
+            Some(pp) if !pp.is_root() => match tree.resolve(&pp)? {
                 Some((d, _)) => d,
                 None => continue,
             },
-            _ => lower.to_path_buf(),
+            _ => VolPath::root(),
         };
-        let dir = parent.join(p.file_name());
-        std::fs::create_dir(&dir)?;
+        let Ok(dir) = parent.join(p.file_name()) else {
+            continue;
+        };
+        tree.mkdir(&dir)?;
     }
     Ok(())
-}
-
-fn spawn_notifier(notifier: Notifier, rx: mpsc::Receiver<Inval>) {
-    let _ = std::thread::Builder::new()
-        .name("inval".into())
-        .spawn(move || {
-            for msg in rx {
-                // ENOENT means the kernel holds no such entry: nothing to invalidate.
-                let _ = match msg {
-                    Inval::Entry(parent, name) => {
-                        notifier.inval_entry(INodeNo(parent), &OsString::from(name))
-                    }
-                    Inval::Inode(ino) => notifier.inval_inode(INodeNo(ino), 0, 0),
-                };
-            }
-        });
 }
 
 fn spawn_control(sock: &Path, fs: Arc<Inner>) -> Result<(), CliError> {

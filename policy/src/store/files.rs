@@ -35,6 +35,10 @@ const FILE_WITH_GRANT: &str = "SELECT id, path, owner, mime, media_type, size, m
 const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location FROM files WHERE path_key=?1";
 
+/// Rows strictly below the directory whose key is `?1`: a range over the unique `path_key`
+/// index (`'0'` is the byte after `'/'`), not a scan of the table.
+const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
+
 fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
     Ok(FileRow {
@@ -186,7 +190,7 @@ impl Store {
     pub fn delete_tree(&self, dir: &VolPath) -> Result<usize> {
         let key = dir.key();
         Ok(self.conn.execute(
-            "DELETE FROM files WHERE path_key=?1 OR substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
+            &format!("DELETE FROM files WHERE path_key=?1 OR {BELOW}"),
             [&key],
         )?)
     }
@@ -218,35 +222,25 @@ impl Store {
         Ok(())
     }
 
-    /// Renames every row below directory `old` to sit below `new`, in one transaction.
+    /// Renames every row below directory `old` to sit below `new`, in one transaction: two
+    /// statements over an index range, whatever the directory holds (stale rows already below
+    /// `new` are dropped: the lower rename succeeded, so nothing lives there).
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
         let tx = self.write_tx()?;
-        let rows = {
-            let mut st = tx.prepare(
-                "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
-            )?;
-            let rows = st.query_map([old.key()], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        let mut n = 0;
-        {
-            let mut up =
-                tx.prepare("UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1")?;
-            let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
-            for (id, path) in rows {
-                let Ok(p) = VolPath::parse(&path) else {
-                    continue;
-                };
-                let Some(np) = p.rebase(old, new) else {
-                    continue;
-                };
-                del.execute(params![np.key(), id])?;
-                up.execute(params![id, np.as_str(), np.key(), parent_key(&np)])?;
-                n += 1;
-            }
-        }
+        tx.execute(
+            &format!("DELETE FROM files WHERE {BELOW}"),
+            params![new.key()],
+        )?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE files SET
+                    path = ?2 || substr(path, length(?3) + 1),
+                    path_key = ?4 || substr(path_key, length(?1) + 1),
+                    parent_key = ?4 || substr(parent_key, length(?1) + 1)
+                 WHERE {BELOW}"
+            ),
+            params![old.key(), new.as_str(), old.as_str(), new.key()],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -262,9 +256,9 @@ impl Store {
 
     /// Every row at any depth below `dir` (directory renames and uninstall).
     pub fn list_tree(&self, dir: &VolPath) -> Result<Vec<FileRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {ROW_COLUMNS} FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'"
-        ))?;
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM files WHERE {BELOW}"))?;
         let rows = st.query_map([dir.key()], row_from)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -459,5 +453,53 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Indexes a file found in the lower tree (lookup, listing) unless a row of that name
+    /// exists: a row being created through FUSE already carries its owner, and a listing
+    /// must never overwrite or clear it (SPEC §9, ownership is not lost).
+    pub fn index_found(&self, f: &NewFile) -> Result<FileRow> {
+        let name = f.path.file_name();
+        let (mime, media) = classify_name(name);
+        let (pending, trashed, expires) = match parse_special_name(name) {
+            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
+            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
+            None => (false, false, None),
+        };
+        self.with_stmt(
+            "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
+                               is_pending, is_trashed, fuse_pending, date_expires)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)
+             ON CONFLICT(path_key) DO NOTHING",
+            |st| {
+                st.execute(params![
+                    f.path.as_str(),
+                    f.path.key(),
+                    parent_key(f.path),
+                    f.owner,
+                    mime,
+                    media as i64,
+                    f.size as i64,
+                    f.mtime_ns,
+                    pending,
+                    trashed,
+                    expires
+                ])
+            },
+        )?;
+        self.file(f.path)?
+            .ok_or_else(|| StoreError::Io(std::io::Error::other("row vanished right after insert")))
+    }
+
+    /// Drops the row of a file that vanished from the lower tree, unless it is being created
+    /// through FUSE right now (its row exists before its file does).
+    pub fn delete_vanished(&self, path: &VolPath) -> Result<bool> {
+        let n = self.with_stmt(
+            "DELETE FROM files WHERE path_key=?1 AND fuse_pending=0",
+            |st| st.execute([path.key()]),
+        )?;
+        Ok(n > 0)
     }
 }

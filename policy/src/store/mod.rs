@@ -2,12 +2,14 @@
 //! schema). Paths are matched case-insensitively through a folded `path_key` column with a
 //! unique index, so a lookup by path is O(log n) whatever the lower filesystem's case rules.
 
+mod background;
 mod files;
 mod packages;
 mod reconcile;
 mod recovery;
 mod schema;
 
+pub use background::FoundFile;
 pub use files::{implied_owner, FileRow, NewFile};
 pub use reconcile::{mtime_ns, ReconcileStats};
 pub use recovery::Recovery;

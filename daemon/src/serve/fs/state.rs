@@ -1,0 +1,276 @@
+//! The filesystem's shared state and the first steps of every request's pipeline:
+//! `request → caller → target (node, lower entry, facts) → decision`.
+
+use super::super::handles::{DirSnapshot, Handle, NodeOpens};
+use super::super::inodes::{Inodes, View};
+use super::super::stats::Stats;
+use super::super::store_pool::StorePool;
+use super::sys::{policy_errno, Res, StoreCtx};
+use crate::facts::{LocationCache, Probe};
+use crate::lower::{Lower, Stat};
+use fuser::{Errno, INodeNo};
+use mediaprovider_policy::facts::{self, LowerEntry};
+use mediaprovider_policy::identity::Caller;
+use mediaprovider_policy::paths::VolPath;
+use mediaprovider_policy::rules::{Decision, FileFacts};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard, Once, RwLock};
+
+/// Kernel cache invalidations, queued for the invalidation thread (never sent from a request
+/// handler, and only kinds that cannot block on a FUSE request: see `serve::inval`).
+pub enum Inval {
+    /// Drop a redacted view's cached attributes (its content changed); the kernel then drops
+    /// its pages itself on the next access (FUSE_AUTO_INVAL_DATA).
+    Attrs(u64),
+}
+
+pub struct Options {
+    pub passthrough: bool,
+}
+
+pub struct Inner {
+    pub lower: Lower,
+    pub(super) stores: StorePool,
+    callers: RwLock<HashMap<u32, Arc<Caller>>>,
+    pub(super) inodes: Mutex<Inodes>,
+    pub(super) handles: RwLock<HashMap<u64, Arc<Handle>>>,
+    pub(super) dirs: Mutex<HashMap<u64, Arc<DirSnapshot>>>,
+    pub(super) opens: Mutex<NodeOpens>,
+    pub(super) next_fh: AtomicU64,
+    pub(super) passthrough: AtomicBool,
+    pub(super) passthrough_refused: Once,
+    pub(super) locations: LocationCache,
+    inval: Mutex<Sender<Inval>>,
+    unimplemented: Mutex<HashSet<&'static str>>,
+    pub stats: Arc<Stats>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking handler must not take the whole daemon down with a poisoned lock.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a request is about: the node the kernel named, as the lower tree has it now.
+pub struct NodeInfo {
+    pub path: VolPath,
+    pub is_dir: bool,
+    pub view: View,
+    pub lower_ino: u64,
+    pub parent: u64,
+    pub detached: bool,
+}
+
+impl Inner {
+    pub fn new(
+        opts: Options,
+        lower: Lower,
+        stores: StorePool,
+        inval: Sender<Inval>,
+        stats: Arc<Stats>,
+    ) -> Inner {
+        Inner {
+            lower,
+            stores,
+            callers: RwLock::new(HashMap::new()),
+            inodes: Mutex::new(Inodes::new()),
+            handles: RwLock::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            opens: Mutex::new(NodeOpens::default()),
+            next_fh: AtomicU64::new(1),
+            passthrough: AtomicBool::new(opts.passthrough),
+            passthrough_refused: Once::new(),
+            locations: LocationCache::default(),
+            inval: Mutex::new(inval),
+            unimplemented: Mutex::new(HashSet::new()),
+            stats,
+        }
+    }
+
+    // ---- identity --------------------------------------------------------------------------
+
+    /// The caller for `uid`, cached until an `app` change (the control socket and the
+    /// packages.list watcher call [`Inner::refresh_identities`] before the change returns).
+    pub fn caller(&self, uid: u32) -> Res<Arc<Caller>> {
+        if let Some(c) = self
+            .callers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&uid)
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(
+            self.stores
+                .with(|s| s.caller(uid))
+                .map_err(StoreCtx::log("identity"))?,
+        );
+        self.callers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid, c.clone());
+        Ok(c)
+    }
+
+    /// Drops every cached identity (after an `app` command).
+    pub fn refresh_identities(&self) {
+        self.callers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Applies an uninstall: deletes the package's app-specific dirs. Their names are
+    /// caller-dependent (entry TTL 0), so no kernel dentry outlives this.
+    pub fn remove_package_dirs(&self, package: &str) -> Result<(), String> {
+        self.lower
+            .delete_app_dirs(package)
+            .map_err(|e| format!("deleting app dirs of {package}: {e}"))?;
+        self.refresh_identities();
+        Ok(())
+    }
+
+    pub(super) fn send_inval(&self, i: Inval) {
+        let _ = lock(&self.inval).send(i);
+    }
+
+    /// Logs an unimplemented request kind once, at debug (apps probe for these routinely).
+    pub(super) fn unimplemented(&self, kind: &'static str) {
+        if lock(&self.unimplemented).insert(kind) {
+            log::debug!("{kind}: not supported on this volume (ENOSYS); further calls not logged");
+        }
+    }
+
+    pub fn gauges(&self) -> crate::serve::stats::Gauges {
+        crate::serve::stats::Gauges {
+            dir_reads: self
+                .lower
+                .dir_reads
+                .load(std::sync::atomic::Ordering::Relaxed),
+            nodes: lock(&self.inodes).len() as u64,
+            handles: self.handles.read().unwrap_or_else(|e| e.into_inner()).len() as u64,
+            indexed_names: self.lower.indexed_names() as u64,
+        }
+    }
+
+    // ---- targets ---------------------------------------------------------------------------
+
+    pub(super) fn node(&self, ino: INodeNo) -> Res<NodeInfo> {
+        let inodes = lock(&self.inodes);
+        let n = inodes.get(ino.0).ok_or(Errno::ENOENT)?;
+        Ok(NodeInfo {
+            path: n.path.clone(),
+            is_dir: n.is_dir,
+            view: n.view,
+            lower_ino: n.lower_ino(),
+            parent: n.parent,
+            detached: n.is_detached(),
+        })
+    }
+
+    /// A directory node (ENOTDIR otherwise).
+    pub(super) fn dir_node(&self, ino: INodeNo) -> Res<NodeInfo> {
+        let n = self.node(ino)?;
+        if n.is_dir {
+            Ok(n)
+        } else {
+            Err(Errno::ENOTDIR)
+        }
+    }
+
+    pub(super) fn child_path(parent: &VolPath, name: &OsStr) -> Res<VolPath> {
+        let name = name.to_str().ok_or(Errno::EINVAL)?;
+        if name.len() > mediaprovider_policy::paths::NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        parent.join(name).map_err(|_| Errno::EINVAL)
+    }
+
+    /// Finds `path`'s entry in the lower tree (last component case-insensitively).
+    pub(super) fn find_lower(&self, path: &VolPath) -> Res<Option<(VolPath, Stat)>> {
+        self.lower.find(path).map_err(|e| super::sys::io_errno(&e))
+    }
+
+    /// The lower entry a node names now. A name that now refers to another lower file (it was
+    /// replaced, e.g. unlinked and created again in another case) answers ESTALE: the kernel
+    /// then looks the path up again instead of using its cached dentry (SPEC §5.10).
+    pub(super) fn node_stat(&self, n: &NodeInfo) -> Res<Stat> {
+        let replaced = |st: &Stat| n.detached || (n.lower_ino != 0 && st.ino() != n.lower_ino);
+        match self
+            .lower
+            .stat(&n.path)
+            .map_err(|e| super::sys::io_errno(&e))?
+        {
+            Some(st) if replaced(&st) => Err(Errno::ESTALE),
+            Some(st) => Ok(st),
+            // Gone in this spelling; another spelling of the name may be a new file.
+            None => match self.find_lower(&n.path)? {
+                Some((_, st)) if replaced(&st) => Err(Errno::ESTALE),
+                _ => Err(Errno::ENOENT),
+            },
+        }
+    }
+
+    pub(super) fn probe(&self) -> Probe<'_> {
+        Probe {
+            lower: &self.lower,
+            cache: &self.locations,
+        }
+    }
+
+    pub(super) fn lower_entry(&self, st: &Stat) -> LowerEntry {
+        LowerEntry {
+            is_dir: st.is_dir(),
+            size: st.size(),
+            mtime_ns: st.mtime_ns(),
+            being_written: !st.is_dir() && lock(&self.opens).writers_of_lower(st.ino()) > 0,
+        }
+    }
+
+    /// Facts for `path` (whose lower entry is `st`, `None` when absent) as `caller` sees them.
+    pub(super) fn facts(
+        &self,
+        caller: &Caller,
+        path: &VolPath,
+        st: Option<&Stat>,
+    ) -> Res<FileFacts> {
+        let entry = st.map(|s| self.lower_entry(s));
+        self.stores
+            .with(|s| facts::gather(s, &self.probe(), caller, path, entry))
+            .map_err(StoreCtx::log("gathering facts"))
+    }
+
+    pub(super) fn deny(d: &Decision) -> Res<()> {
+        match d.errno {
+            None => Ok(()),
+            Some(e) => Err(policy_errno(e)),
+        }
+    }
+
+    // ---- handles ---------------------------------------------------------------------------
+
+    pub(super) fn handle(&self, fh: fuser::FileHandle) -> Res<Arc<Handle>> {
+        self.handles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fh.0)
+            .cloned()
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Any open handle of node `ino`: the file itself even after its name was unlinked
+    /// (fstat/ftruncate/futimens on an unlinked file work through it, SPEC §9).
+    pub(super) fn any_handle_of(&self, ino: u64) -> Option<Arc<Handle>> {
+        if !lock(&self.opens).is_open(ino) {
+            return None;
+        }
+        self.handles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .find(|h| h.ino == ino)
+            .cloned()
+    }
+}
