@@ -1,0 +1,462 @@
+//! Running one planned operation as its app's uid and judging it: the model's states in the
+//! operation's window give the worlds, the policy's decisions give the allowed answers, the
+//! answer the app got is checked against them, and the model follows what really happened.
+
+use super::apps::AppSpec;
+use super::content::Content;
+use super::live::{timed_as, Live, Timed};
+use super::model::{key, FileState, Model, World};
+use super::oracle::{self, Outcomes};
+use super::plan::{AccessMode, Plan, ReadHow};
+use super::report::Report;
+use mediaprovider_policy::rules::Decision;
+use mediaprovider_policy::VolPath;
+use mediaproviderd_tests::{sys, Stat, R};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Lower-filesystem faults the run injects, which widen what some operations may answer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// The lower tree is a small tmpfs: writes may fail with ENOSPC.
+    pub enospc: bool,
+    /// The daemon's opens of names containing [`EIO_MARK`] fail with EIO.
+    pub eio: bool,
+}
+
+pub const EIO_MARK: &str = "eiofault";
+
+/// What one app thread works with.
+pub struct Ctx {
+    pub app: AppSpec,
+    pub apps: Arc<Vec<AppSpec>>,
+    pub mnt: PathBuf,
+    pub lower: PathBuf,
+    pub model: Arc<Mutex<Model>>,
+    pub report: Arc<Report>,
+    pub live: Arc<Live>,
+    pub faults: Faults,
+}
+
+pub fn lock(m: &Mutex<Model>) -> MutexGuard<'_, Model> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the app saw.
+#[derive(Debug)]
+pub(super) enum Obs {
+    Unit(R<()>),
+    Bytes(R<Vec<u8>>),
+    Names(R<Vec<String>>),
+    Stat(R<Stat>),
+    Steps(Vec<R<()>>),
+}
+
+impl Obs {
+    /// The first error, or success.
+    pub(super) fn result(&self) -> Option<i32> {
+        let e = match self {
+            Obs::Unit(r) => r.as_ref().err(),
+            Obs::Bytes(r) => r.as_ref().err(),
+            Obs::Names(r) => r.as_ref().err(),
+            Obs::Stat(r) => r.as_ref().err(),
+            Obs::Steps(v) => v.iter().find_map(|r| r.as_ref().err()),
+        };
+        e.map(|e| e.0)
+    }
+}
+
+fn show(o: Option<i32>) -> &'static str {
+    o.map_or("ok", super::live::errno_name)
+}
+
+fn is_mutation(p: &Plan) -> bool {
+    !matches!(
+        p,
+        Plan::Read { .. } | Plan::Stat { .. } | Plan::Access { .. } | Plan::Readdir { .. }
+    )
+}
+
+impl Ctx {
+    fn m(&self, rel: &VolPath) -> PathBuf {
+        if rel.is_root() {
+            self.mnt.clone()
+        } else {
+            self.mnt.join(rel.as_str())
+        }
+    }
+
+    fn actor(&self) -> String {
+        self.app.label()
+    }
+
+    /// Runs `plan`; returns false if it was skipped (the guard refused it).
+    pub fn run(&self, plan: &Plan) -> bool {
+        let uid = self.app.uid;
+        let mut keys: Vec<String> = plan.paths().iter().map(|p| key(p)).collect();
+        keys.push(format!("uid:{uid}"));
+        let mut m = lock(&self.model);
+        let t0 = m.op_start();
+        // Mutations outside the app's partition are only tried where the policy refuses them
+        // in every state: an allowed one would race the owner's own changes.
+        let foreign = plan.paths().iter().any(|p| !self.app.owns(p));
+        if is_mutation(plan) && foreign {
+            let pre = self.expect(&m, plan, t0, t0);
+            if pre.outcomes.contains(&None) {
+                m.op_end(t0);
+                self.report
+                    .counters
+                    .skipped_plans
+                    .fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+        let changes = if foreign {
+            Vec::new()
+        } else {
+            begin_changes(&mut m, &self.app, plan, uid)
+        };
+        drop(m);
+        let e0 = self.live.epoch.load(Ordering::SeqCst);
+        let timed = self.execute(plan);
+        let e1 = self.live.epoch.load(Ordering::SeqCst);
+        let mut m = lock(&self.model);
+        let t1 = m.op_end(t0);
+        self.report.counters.ops.fetch_add(1, Ordering::Relaxed);
+        let obs = match timed {
+            Timed::Done(o) => o,
+            Timed::Hung => {
+                drop(m);
+                self.report
+                    .record(&self.actor(), &plan.describe(), keys.clone(), "HUNG");
+                self.live.hang(&self.report, &plan.describe(), &keys);
+                return true;
+            }
+            Timed::Crashed(msg) => {
+                end_unknown(&mut m, &changes);
+                drop(m);
+                self.report
+                    .record(&self.actor(), &plan.describe(), keys.clone(), "CRASHED");
+                if !matches!(plan, Plan::Read { .. }) || e0 == e1 {
+                    self.report.violation(
+                        "child-crashed",
+                        &format!("{}: {} — {msg}", self.actor(), plan.describe()),
+                        &keys,
+                    );
+                }
+                return true;
+            }
+        };
+        let got = obs.result();
+        if e0 != e1 || self.live.stopping() {
+            // A kill happened while it ran: any answer is possible; the check after the restart
+            // settles what the lower tree and the store kept.
+            self.report
+                .counters
+                .indeterminate
+                .fetch_add(1, Ordering::Relaxed);
+            end_unknown(&mut m, &changes);
+            drop(m);
+            self.report.record(
+                &self.actor(),
+                &plan.describe(),
+                keys,
+                &format!("{} (during a kill)", show(got)),
+            );
+            return true;
+        }
+        let exp = self.expect(&m, plan, t0, t1);
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
+        if !self.step_outcomes_ok(&obs, &exp) {
+            problems.push((
+                "errno-mismatch",
+                format!(
+                    "{}: {} -> {}, the policy allows {} (rules: {})",
+                    self.actor(),
+                    plan.describe(),
+                    describe_obs(&obs),
+                    oracle::show(&exp.outcomes),
+                    exp.rules.join(",")
+                ),
+            ));
+        }
+        if let Obs::Bytes(Ok(bytes)) = &obs {
+            if let Some((class, d)) = oracle::check_read(bytes, &exp.worlds, &exp.decisions) {
+                problems.push((class, format!("{}: {} — {d}", self.actor(), plan.describe())));
+            }
+        }
+        if let (Plan::Readdir { path }, Obs::Names(Ok(names))) = (plan, &obs) {
+            problems.extend(self.check_listing(&m, path, names, t0, t1));
+        }
+        match got {
+            Some(libc::ENOSPC) => self.report.counters.enospc.fetch_add(1, Ordering::Relaxed),
+            Some(libc::EIO) => self.report.counters.eio.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        let steps_ok = match &obs {
+            Obs::Steps(v) => v.iter().take_while(|r| r.is_ok()).count(),
+            other => usize::from(other.result().is_none()),
+        };
+        self.apply(&mut m, plan, got, steps_ok, &changes);
+        drop(m);
+        let outcome = format!("{} (allowed {})", describe_obs(&obs), oracle::show(&exp.outcomes));
+        self.report
+            .record(&self.actor(), &plan.describe(), keys.clone(), &outcome);
+        for (class, d) in problems {
+            self.report.violation(class, &d, &keys);
+        }
+        true
+    }
+
+    fn execute(&self, plan: &Plan) -> Timed<Obs> {
+        let uid = self.app.uid;
+        macro_rules! as_uid {
+            ($wrap:path, $body:expr) => {
+                match timed_as(uid, $body) {
+                    Timed::Done(r) => Timed::Done($wrap(r)),
+                    Timed::Hung => Timed::Hung,
+                    Timed::Crashed(m) => Timed::Crashed(m),
+                }
+            };
+        }
+        match plan.clone() {
+            Plan::Create {
+                path,
+                content,
+                rdonly,
+            } => {
+                let p = self.m(&path);
+                if rdonly {
+                    as_uid!(Obs::Unit, move || sys::open(
+                        &p,
+                        libc::O_RDONLY | libc::O_CREAT,
+                        0o644
+                    )?
+                    .close())
+                } else {
+                    as_uid!(Obs::Unit, move || sys::create(&p, &content.bytes))
+                }
+            }
+            Plan::Rewrite { path, content } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::overwrite(&p, &content.bytes))
+            }
+            Plan::WriteAt { path, off, data } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::write_at(&p, off, &data))
+            }
+            Plan::Truncate { path, len } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::truncate(&p, len))
+            }
+            Plan::OpenWrite { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::open_close(&p, libc::O_WRONLY))
+            }
+            Plan::Unlink { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::unlink(&p))
+            }
+            Plan::Rename {
+                from,
+                to,
+                noreplace,
+            } => {
+                let (a, b) = (self.m(&from), self.m(&to));
+                let flags = if noreplace { sys::RENAME_NOREPLACE } else { 0 };
+                as_uid!(Obs::Unit, move || sys::rename2(&a, &b, flags))
+            }
+            Plan::Mkdir { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::mkdir(&p))
+            }
+            Plan::Rmdir { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Unit, move || sys::rmdir(&p))
+            }
+            Plan::Read { path, how } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Bytes, move || match how {
+                    ReadHow::Read => sys::read_file(&p),
+                    ReadHow::MmapShared => sys::mmap_read(&p, true),
+                    ReadHow::MmapPrivate => sys::mmap_read(&p, false),
+                })
+            }
+            Plan::Stat { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Stat, move || sys::stat(&p))
+            }
+            Plan::Access { path, mode } => {
+                let p = self.m(&path);
+                let mode = match mode {
+                    AccessMode::Exists => libc::F_OK,
+                    AccessMode::Read => libc::R_OK,
+                    AccessMode::Write => libc::W_OK,
+                };
+                as_uid!(Obs::Unit, move || sys::access(&p, mode))
+            }
+            Plan::Readdir { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Names, move || sys::readdir(&p))
+            }
+            Plan::FstatUnlinked { path } => {
+                let p = self.m(&path);
+                as_uid!(Obs::Steps, move || {
+                    let fd = match sys::open(&p, libc::O_RDONLY, 0) {
+                        Ok(fd) => fd,
+                        Err(e) => return vec![Err(e)],
+                    };
+                    let un = sys::unlink(&p);
+                    let st = fd.fstat().map(|_| ());
+                    vec![Ok(()), un, st]
+                })
+            }
+            Plan::CaseRecreate { path, content } => {
+                let p = self.m(&path);
+                let upper = self.m(&shouted(&path));
+                as_uid!(Obs::Steps, move || {
+                    let mut v = vec![sys::create(&p, &content.bytes)];
+                    if v[0].is_ok() {
+                        v.push(sys::unlink(&upper));
+                        if v[1].is_ok() {
+                            v.push(sys::create(&p, &content.bytes));
+                        }
+                    }
+                    v
+                })
+            }
+        }
+    }
+}
+
+fn shouted(p: &VolPath) -> VolPath {
+    p.parent()
+        .unwrap_or_default()
+        .join(&p.file_name().to_ascii_uppercase())
+        .unwrap_or_else(|_| p.clone())
+}
+
+fn describe_obs(o: &Obs) -> String {
+    match o {
+        Obs::Bytes(Ok(b)) => format!("ok ({} bytes)", b.len()),
+        Obs::Names(Ok(n)) => format!("ok ({} names)", n.len()),
+        Obs::Steps(v) => {
+            let s: Vec<String> = v
+                .iter()
+                .map(|r| r.as_ref().map_or_else(|e| e.name().to_string(), |_| "ok".into()))
+                .collect();
+            format!("[{}]", s.join(","))
+        }
+        other => show(other.result()).to_string(),
+    }
+}
+
+/// The allowed answers of one plan and the worlds/decisions behind them.
+pub struct Expect {
+    pub outcomes: Outcomes,
+    pub worlds: Vec<World>,
+    pub decisions: Vec<Decision>,
+    pub rules: Vec<&'static str>,
+    /// For multi-step plans: the allowed answers of each step.
+    pub steps: Vec<Outcomes>,
+}
+
+/// A change the operation registered on the model, to be ended when it returns.
+pub enum Pending {
+    File { key: String, id: u64, before: Option<FileState> },
+    Dir { key: String, id: u64, before: Option<VolPath> },
+}
+
+fn begin_changes(m: &mut Model, app: &AppSpec, plan: &Plan, uid: u32) -> Vec<Pending> {
+    let owner = m
+        .caller(uid)
+        .and_then(|c| c.owner_package().map(str::to_string));
+    let mut out = Vec::new();
+    let mut file = |m: &mut Model, p: &VolPath, during: Vec<Option<FileState>>| {
+        let k = key(p);
+        let before = m.file(&k).cloned();
+        let (id, _) = m.begin_file(&k, during);
+        out.push(Pending::File { key: k, id, before });
+    };
+    let partial = |p: &VolPath, c: &Arc<Content>, old: Option<&FileState>, id: u64| FileState {
+        id: old.map_or(id, |f| f.id),
+        path: old.map_or_else(|| p.clone(), |f| f.path.clone()),
+        owner: old.map_or_else(|| owner.clone(), |f| f.owner.clone()),
+        content: Arc::clone(c),
+        partial: true,
+        fuse_pending: old.is_none(),
+    };
+    match plan {
+        Plan::Create { path, content, .. } | Plan::CaseRecreate { path, content } => {
+            let id = m.new_id();
+            let during = vec![Some(partial(path, content, None, id)), None];
+            file(m, path, during);
+        }
+        Plan::Rewrite { path, content } => {
+            let old = m.file(&key(path)).cloned();
+            let during = vec![Some(partial(path, content, old.as_ref(), 0))];
+            file(m, path, during);
+        }
+        Plan::WriteAt { path, .. } | Plan::Truncate { path, .. } => {
+            let old = m.file(&key(path)).cloned();
+            let during = old
+                .as_ref()
+                .map(|o| partial(path, &o.content, Some(o), 0))
+                .into_iter()
+                .map(Some)
+                .collect();
+            file(m, path, during);
+        }
+        Plan::Unlink { path } | Plan::FstatUnlinked { path } => file(m, path, Vec::new()),
+        Plan::Rename { from, to, .. } => {
+            let fk = key(from);
+            if m.dir_exists(&fk) {
+                for f in m.files_under(&fk) {
+                    file(m, &f.path, Vec::new());
+                    if let Some(n) = f.path.rebase(from, to) {
+                        file(m, &n, Vec::new());
+                    }
+                }
+                let mut dirs = m.dirs_under(&fk);
+                dirs.push(from.clone());
+                for d in dirs {
+                    for p in [Some(d.clone()), d.rebase(from, to)].into_iter().flatten() {
+                        let k = key(&p);
+                        let before = m.dirs.get(&k).and_then(|h| h.current.clone());
+                        let id = m.begin_dir(&k);
+                        out.push(Pending::Dir { key: k, id, before });
+                    }
+                }
+            } else {
+                file(m, from, Vec::new());
+                file(m, to, Vec::new());
+            }
+        }
+        Plan::Mkdir { path } | Plan::Rmdir { path } => {
+            let k = key(path);
+            let before = m.dirs.get(&k).and_then(|h| h.current.clone());
+            let id = m.begin_dir(&k);
+            out.push(Pending::Dir { key: k, id, before });
+        }
+        _ => {}
+    }
+    let _ = app;
+    out
+}
+
+/// Ends every change with its old value and marks the keys for the next lower-tree check.
+fn end_unknown(m: &mut Model, changes: &[Pending]) {
+    for c in changes {
+        match c {
+            Pending::File { key, id, before } => {
+                m.end_file(key, *id, before.clone());
+                m.dirty.insert(key.clone());
+            }
+            Pending::Dir { key, id, before } => {
+                m.end_dir(key, *id, before.clone());
+                m.dirty.insert(key.clone());
+            }
+        }
+    }
+}
