@@ -57,6 +57,7 @@ impl Admin {
             let pause = 80 + self.rng.below(250) as u64;
             std::thread::sleep(Duration::from_millis(pause));
             let live = Arc::clone(&self.live);
+            let _admin = live.admin.lock().unwrap_or_else(|e| e.into_inner());
             let _g = live.gate.read().unwrap_or_else(|e| e.into_inner());
             if self.live.stopping() {
                 break;
@@ -89,7 +90,13 @@ impl Admin {
         };
         let held = self.perms[i].iter().any(|p| p == perm);
         let sub = if held { "revoke" } else { "grant" };
-        let id = lock(&self.model).begin_caller(app.uid);
+        let mut next: Vec<&str> = self.perms[i].iter().map(String::as_str).collect();
+        if held {
+            next.retain(|p| *p != perm);
+        } else {
+            next.push(perm);
+        }
+        let id = lock(&self.model).begin_caller(app.uid, app.caller(&next, true));
         let res = self.app_cmd(&[sub, "--package", &pkg, perm]);
         if res.is_ok() {
             if held {
@@ -148,7 +155,15 @@ impl Admin {
                 None => return,
             }
         };
-        let id = lock(&self.model).begin_grant(app.uid, file.id);
+        let id = {
+            let mut m = lock(&self.model);
+            let before = m
+                .grants
+                .get(&(app.uid, file.id))
+                .map_or(Grant::None, |h| h.current);
+            let after = if write { Grant::Write } else { before.max(Grant::Read) };
+            m.begin_grant(app.uid, file.id, after)
+        };
         let path = file.path.to_string();
         let mut args = vec!["grant-file", "--package", &pkg];
         if write {
@@ -202,7 +217,7 @@ impl Admin {
             return;
         };
         let Some(pkg) = app.pkg.clone() else { return };
-        let id = lock(&self.model).begin_grant(uid, file.id);
+        let id = lock(&self.model).begin_grant(uid, file.id, Grant::None);
         let path = file.path.to_string();
         let res = self.app_cmd(&["revoke-file", "--package", &pkg, &path]);
         {
@@ -325,7 +340,7 @@ impl Admin {
         let mut dirs = Vec::new();
         let cid = {
             let mut m = lock(&self.model);
-            let cid = m.begin_caller(app.uid);
+            let cid = m.begin_caller(app.uid, app.caller(&[], false));
             let owned: Vec<FileState> = m
                 .files
                 .values()
@@ -334,16 +349,17 @@ impl Admin {
                 .collect();
             for f in owned {
                 let k = key(&f.path);
-                let (id, _) = m.begin_file(&k, Vec::new());
                 let gone = private.iter().any(|d| f.path.starts_with(d));
-                files.push((k, id, (!gone).then(|| FileState { owner: None, ..f })));
+                let after = (!gone).then(|| FileState { owner: None, ..f });
+                let (id, _) = m.begin_file(&k, vec![after.clone()]);
+                files.push((k, id, after));
             }
             for d in &private {
                 let mut all = m.dirs_under(&key(d));
                 all.push(d.clone());
                 for x in all {
                     let k = key(&x);
-                    let id = m.begin_dir(&k);
+                    let id = m.begin_dir(&k, vec![None]);
                     dirs.push((k, id));
                 }
             }
@@ -362,7 +378,7 @@ impl Admin {
             }
             let grants: Vec<(u32, u64)> = m.grants.keys().filter(|(u, _)| *u == app.uid).copied().collect();
             for (u, f) in grants {
-                let id = m.begin_grant(u, f);
+                let id = m.begin_grant(u, f, Grant::None);
                 m.end_grant(u, f, id, Grant::None);
             }
         } else {

@@ -102,7 +102,7 @@ impl Ctx {
         // in every state: an allowed one would race the owner's own changes.
         let foreign = plan.paths().iter().any(|p| !self.app.owns(p));
         if is_mutation(plan) && foreign {
-            let pre = self.expect(&m, plan, t0, t0);
+            let pre = self.expect(&m, plan, t0, t0, &[]);
             if pre.outcomes.contains(&None) {
                 m.op_end(t0);
                 self.report
@@ -115,12 +115,15 @@ impl Ctx {
         let changes = if foreign {
             Vec::new()
         } else {
-            begin_changes(&mut m, &self.app, plan, uid)
+            begin_changes(&mut m, plan, uid)
         };
         drop(m);
         let e0 = self.live.epoch.load(Ordering::SeqCst);
+        let down0 = self.live.down.load(Ordering::SeqCst);
         let timed = self.execute(plan);
+        let down1 = self.live.down.load(Ordering::SeqCst);
         let e1 = self.live.epoch.load(Ordering::SeqCst);
+        let killed = e0 != e1 || down0 || down1;
         let mut m = lock(&self.model);
         let t1 = m.op_end(t0);
         self.report.counters.ops.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +141,7 @@ impl Ctx {
                 drop(m);
                 self.report
                     .record(&self.actor(), &plan.describe(), keys.clone(), "CRASHED");
-                if !matches!(plan, Plan::Read { .. }) || e0 == e1 {
+                if !killed {
                     self.report.violation(
                         "child-crashed",
                         &format!("{}: {} — {msg}", self.actor(), plan.describe()),
@@ -149,7 +152,7 @@ impl Ctx {
             }
         };
         let got = obs.result();
-        if e0 != e1 || self.live.stopping() {
+        if killed {
             // A kill happened while it ran: any answer is possible; the check after the restart
             // settles what the lower tree and the store kept.
             self.report
@@ -166,7 +169,8 @@ impl Ctx {
             );
             return true;
         }
-        let exp = self.expect(&m, plan, t0, t1);
+        let own: Vec<u64> = changes.iter().map(Pending::id).collect();
+        let exp = self.expect(&m, plan, t0, t1, &own);
         let mut problems: Vec<(&'static str, String)> = Vec::new();
         if !self.step_outcomes_ok(&obs, &exp) {
             problems.push((
@@ -368,81 +372,110 @@ pub enum Pending {
     Dir { key: String, id: u64, before: Option<VolPath> },
 }
 
-fn begin_changes(m: &mut Model, app: &AppSpec, plan: &Plan, uid: u32) -> Vec<Pending> {
+fn begin_changes(m: &mut Model, plan: &Plan, uid: u32) -> Vec<Pending> {
     let owner = m
         .caller(uid)
         .and_then(|c| c.owner_package().map(str::to_string));
     let mut out = Vec::new();
+    // Each change may show, while in flight, its old value, `during` and its success value.
     let mut file = |m: &mut Model, p: &VolPath, during: Vec<Option<FileState>>| {
         let k = key(p);
         let before = m.file(&k).cloned();
         let (id, _) = m.begin_file(&k, during);
         out.push(Pending::File { key: k, id, before });
     };
-    let partial = |p: &VolPath, c: &Arc<Content>, old: Option<&FileState>, id: u64| FileState {
-        id: old.map_or(id, |f| f.id),
-        path: old.map_or_else(|| p.clone(), |f| f.path.clone()),
-        owner: old.map_or_else(|| owner.clone(), |f| f.owner.clone()),
-        content: Arc::clone(c),
-        partial: true,
-        fuse_pending: old.is_none(),
+    let new_state = |p: &VolPath, c: &Arc<Content>, old: Option<&FileState>, partial: bool| {
+        FileState {
+            id: old.map_or(0, |f| f.id),
+            path: old.map_or_else(|| p.clone(), |f| f.path.clone()),
+            owner: old.map_or_else(|| owner.clone(), |f| f.owner.clone()),
+            content: Arc::clone(c),
+            partial,
+            fuse_pending: partial && old.is_none(),
+        }
     };
     match plan {
         Plan::Create { path, content, .. } | Plan::CaseRecreate { path, content } => {
-            let id = m.new_id();
-            let during = vec![Some(partial(path, content, None, id)), None];
+            let during = vec![
+                None,
+                Some(new_state(path, content, None, true)),
+                Some(new_state(path, content, None, false)),
+            ];
             file(m, path, during);
         }
         Plan::Rewrite { path, content } => {
             let old = m.file(&key(path)).cloned();
-            let during = vec![Some(partial(path, content, old.as_ref(), 0))];
+            let during = vec![
+                Some(new_state(path, content, old.as_ref(), true)),
+                Some(new_state(path, content, old.as_ref(), false)),
+            ];
             file(m, path, during);
         }
         Plan::WriteAt { path, .. } | Plan::Truncate { path, .. } => {
             let old = m.file(&key(path)).cloned();
             let during = old
                 .as_ref()
-                .map(|o| partial(path, &o.content, Some(o), 0))
+                .map(|o| Some(new_state(path, &o.content, Some(o), true)))
                 .into_iter()
-                .map(Some)
                 .collect();
             file(m, path, during);
         }
-        Plan::Unlink { path } | Plan::FstatUnlinked { path } => file(m, path, Vec::new()),
+        Plan::Unlink { path } | Plan::FstatUnlinked { path } => file(m, path, vec![None]),
         Plan::Rename { from, to, .. } => {
             let fk = key(from);
             if m.dir_exists(&fk) {
                 for f in m.files_under(&fk) {
-                    file(m, &f.path, Vec::new());
+                    file(m, &f.path, vec![None]);
                     if let Some(n) = f.path.rebase(from, to) {
-                        file(m, &n, Vec::new());
+                        let moved = FileState {
+                            path: n.clone(),
+                            ..f.clone()
+                        };
+                        file(m, &n, vec![Some(moved)]);
                     }
                 }
                 let mut dirs = m.dirs_under(&fk);
                 dirs.push(from.clone());
                 for d in dirs {
-                    for p in [Some(d.clone()), d.rebase(from, to)].into_iter().flatten() {
-                        let k = key(&p);
+                    let moved = d.rebase(from, to);
+                    let mut dir = |m: &mut Model, p: &VolPath, after: Option<VolPath>| {
+                        let k = key(p);
                         let before = m.dirs.get(&k).and_then(|h| h.current.clone());
-                        let id = m.begin_dir(&k);
+                        let id = m.begin_dir(&k, vec![after]);
                         out.push(Pending::Dir { key: k, id, before });
+                    };
+                    dir(m, &d, None);
+                    if let Some(n) = moved {
+                        dir(m, &n, Some(n.clone()));
                     }
                 }
             } else {
-                file(m, from, Vec::new());
-                file(m, to, Vec::new());
+                let moved = m.file(&fk).cloned().map(|f| FileState {
+                    path: to.clone(),
+                    ..f
+                });
+                file(m, from, vec![None]);
+                file(m, to, vec![moved]);
             }
         }
         Plan::Mkdir { path } | Plan::Rmdir { path } => {
             let k = key(path);
             let before = m.dirs.get(&k).and_then(|h| h.current.clone());
-            let id = m.begin_dir(&k);
+            let after = matches!(plan, Plan::Mkdir { .. }).then(|| path.clone());
+            let id = m.begin_dir(&k, vec![after]);
             out.push(Pending::Dir { key: k, id, before });
         }
         _ => {}
     }
-    let _ = app;
     out
+}
+
+impl Pending {
+    fn id(&self) -> u64 {
+        match self {
+            Pending::File { id, .. } | Pending::Dir { id, .. } => *id,
+        }
+    }
 }
 
 /// Ends every change with its old value and marks the keys for the next lower-tree check.

@@ -50,8 +50,17 @@ impl<V: Clone> History<V> {
 
     /// Every value the state could have had between ticks `t0` and `t1`.
     pub fn candidates(&self, t0: u64, t1: u64) -> Vec<V> {
+        self.candidates_except(t0, t1, &[])
+    }
+
+    /// [`History::candidates`], leaving out the changes `skip` (an operation's own changes,
+    /// which it does not race).
+    pub fn candidates_except(&self, t0: u64, t1: u64, skip: &[u64]) -> Vec<V> {
         let mut v = vec![self.current.clone()];
         for c in &self.log {
+            if skip.contains(&c.id) {
+                continue;
+            }
             if c.begin <= t1 && c.end.is_none_or(|e| e >= t0) {
                 v.extend(c.states.iter().cloned());
             }

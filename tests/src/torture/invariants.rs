@@ -157,7 +157,8 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
         }
     }
     for (k, r) in &rows {
-        if m.file(k).is_none() && !lenient.contains(k) {
+        let unseen_removal = chaos(k) && m.unseen_lower_changes > 0;
+        if m.file(k).is_none() && !lenient.contains(k) && !unseen_removal {
             report.violation(
                 "store-stale-row",
                 &format!("{when}: the store has a row for {}, which does not exist", r.path),

@@ -17,10 +17,17 @@ fn ok_only() -> Outcomes {
 }
 
 impl Ctx {
-    pub(super) fn expect(&self, m: &Model, plan: &Plan, t0: u64, t1: u64) -> Expect {
+    pub(super) fn expect(
+        &self,
+        m: &Model,
+        plan: &Plan,
+        t0: u64,
+        t1: u64,
+        skip: &[u64],
+    ) -> Expect {
         let uid = self.app.uid;
         let single = |op: Op, p: &VolPath| {
-            let w = m.worlds(uid, p, t0, t1);
+            let w = m.worlds_except(uid, p, t0, t1, skip);
             let ds = oracle::decide_all(op, p, &w);
             (w, ds)
         };
@@ -31,7 +38,10 @@ impl Ctx {
                 to,
                 noreplace,
             } => {
-                let (wo, wn) = (m.worlds(uid, from, t0, t1), m.worlds(uid, to, t0, t1));
+                let (wo, wn) = (
+                    m.worlds_except(uid, from, t0, t1, skip),
+                    m.worlds_except(uid, to, t0, t1, skip),
+                );
                 let contents: Vec<(VolPath, FileFacts)> = m
                     .files_under(&key(from))
                     .into_iter()
@@ -42,7 +52,16 @@ impl Ctx {
                     .collect();
                 let flags = if *noreplace { rules::RENAME_NOREPLACE } else { 0 };
                 let ds = oracle::rename_all(from, to, flags, &wo, &wn, &contents);
-                let o = oracle::outcomes(&ds);
+                let mut o = oracle::outcomes(&ds);
+                // The kernel looks both names up before RENAME reaches the daemon: a path in
+                // another app's private dir fails there, with ENOENT.
+                let private = |p: &VolPath| {
+                    wo.iter()
+                        .any(|w| !rules::lookup(&w.caller, p).allowed())
+                };
+                if private(from) || private(&to.parent().unwrap_or_default()) {
+                    o.insert(Some(libc::ENOENT));
+                }
                 (wo, ds, o)
             }
             Plan::Rmdir { path } => {
@@ -82,7 +101,7 @@ impl Ctx {
             }
         };
         let main = plan.paths()[0].clone();
-        let marked = self.faults.eio && main.file_name().contains(EIO_MARK);
+        let marked = self.faults.eio && fold(main.file_name()).contains(EIO_MARK);
         let writes_data = matches!(
             plan,
             Plan::Create { rdonly: false, .. }
@@ -113,7 +132,11 @@ impl Ctx {
         let parent_may_be_absent = m
             .dirs
             .get(&parent_key(&main))
-            .is_none_or(|h| h.candidates(t0, t1).iter().any(Option::is_none));
+            .is_none_or(|h| {
+                h.candidates_except(t0, t1, skip)
+                    .iter()
+                    .any(Option::is_none)
+            });
         if parent_may_be_absent {
             outcomes.insert(Some(libc::ENOENT));
         }

@@ -7,7 +7,7 @@ use mediaproviderd_tests::{daemon_bin, run_as, Errno, Wire};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{mpsc, RwLock};
+use std::sync::{mpsc, Mutex, RwLock};
 use std::time::Duration;
 
 /// Any single call taking longer than this is a hang.
@@ -20,8 +20,14 @@ pub struct Live {
     pub conn: AtomicU64,
     /// Bumped just before every kill: an operation that saw it change is indeterminate.
     pub epoch: AtomicU64,
+    /// True from just before a kill until the restarted daemon serves: an operation that saw
+    /// it set is indeterminate.
+    pub down: AtomicBool,
     /// App operations hold it shared; kills and checks take it exclusively.
     pub gate: RwLock<()>,
+    /// Held around each `app` command and lower-tree change: a kill waits for it, so the model
+    /// never has to guess whether a command the kill cut short reached the store.
+    pub admin: Mutex<()>,
     pub stop: AtomicBool,
 }
 
@@ -31,7 +37,9 @@ impl Live {
             pid: AtomicI32::new(0),
             conn: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
+            down: AtomicBool::new(false),
             gate: RwLock::new(()),
+            admin: Mutex::new(()),
             stop: AtomicBool::new(false),
         }
     }

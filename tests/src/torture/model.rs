@@ -120,12 +120,12 @@ impl Model {
             .end(id, t, after);
     }
 
-    pub fn begin_dir(&mut self, k: &str) -> u64 {
+    pub fn begin_dir(&mut self, k: &str, during: Vec<Option<VolPath>>) -> u64 {
         let (id, t) = (self.new_id(), self.tick());
         self.dirs
             .entry(k.to_string())
             .or_insert_with(|| History::new(None))
-            .begin(id, t, Vec::new());
+            .begin(id, t, during);
         id
     }
 
@@ -137,10 +137,11 @@ impl Model {
             .end(id, t, after);
     }
 
-    pub fn begin_caller(&mut self, uid: u32) -> u64 {
+    /// An identity change starts; `after`: what it will be if the change succeeds.
+    pub fn begin_caller(&mut self, uid: u32, after: Caller) -> u64 {
         let (id, t) = (self.new_id(), self.tick());
         if let Some(h) = self.callers.get_mut(&uid) {
-            h.begin(id, t, Vec::new());
+            h.begin(id, t, vec![after]);
         }
         id
     }
@@ -153,12 +154,12 @@ impl Model {
             .end(id, t, after);
     }
 
-    pub fn begin_grant(&mut self, uid: u32, file: u64) -> u64 {
+    pub fn begin_grant(&mut self, uid: u32, file: u64, after: Grant) -> u64 {
         let (id, t) = (self.new_id(), self.tick());
         self.grants
             .entry((uid, file))
             .or_insert_with(|| History::new(Grant::None))
-            .begin(id, t, Vec::new());
+            .begin(id, t, vec![after]);
         id
     }
 
@@ -254,7 +255,7 @@ impl Model {
     }
 
     /// Whether a `.nomedia` file could make `dir`'s contents hidden: the set of possible answers.
-    fn hidden_dir_cands(&self, dir: &VolPath, t0: u64, t1: u64) -> Vec<bool> {
+    fn hidden_dir_cands(&self, dir: &VolPath, t0: u64, t1: u64, skip: &[u64]) -> Vec<bool> {
         let Some(dirs) = nomedia_dirs(dir) else {
             return vec![true];
         };
@@ -262,7 +263,11 @@ impl Model {
         for d in dirs {
             let nk = format!("{}/.nomedia", key(&d));
             let c: Vec<bool> = match self.files.get(&nk) {
-                Some(h) => h.candidates(t0, t1).iter().map(Option::is_some).collect(),
+                Some(h) => h
+                    .candidates_except(t0, t1, skip)
+                    .iter()
+                    .map(Option::is_some)
+                    .collect(),
                 None => vec![false],
             };
             may |= c.iter().any(|&b| b);
@@ -276,14 +281,25 @@ impl Model {
     }
 
     /// The states `path` (a file or a directory) could have been in between `t0` and `t1`, as
-    /// `uid` would be judged, one [`World`] each.
+    /// `uid` would be judged, one [`World`] each; `skip`: the judged operation's own changes.
     pub fn worlds(&self, uid: u32, path: &VolPath, t0: u64, t1: u64) -> Vec<World> {
+        self.worlds_except(uid, path, t0, t1, &[])
+    }
+
+    pub fn worlds_except(
+        &self,
+        uid: u32,
+        path: &VolPath,
+        t0: u64,
+        t1: u64,
+        skip: &[u64],
+    ) -> Vec<World> {
         let k = key(path);
         let callers = self.caller_cands(uid, t0, t1);
         let mut out = Vec::new();
         if let Some(h) = self.dirs.get(&k) {
             for c in &callers {
-                for d in h.candidates(t0, t1) {
+                for d in h.candidates_except(t0, t1, skip) {
                     let facts = if d.is_some() {
                         FileFacts::dir()
                     } else {
@@ -301,10 +317,10 @@ impl Model {
             }
         }
         let states = match self.files.get(&k) {
-            Some(h) => h.candidates(t0, t1),
+            Some(h) => h.candidates_except(t0, t1, skip),
             None => vec![None],
         };
-        let hidden_dir = self.hidden_dir_cands(&path.parent().unwrap_or_default(), t0, t1);
+        let hidden_dir = self.hidden_dir_cands(&path.parent().unwrap_or_default(), t0, t1, skip);
         for c in &callers {
             for s in &states {
                 let Some(f) = s else {

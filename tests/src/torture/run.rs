@@ -265,7 +265,10 @@ impl Run {
     /// SIGKILL under load; the daemon must exit and its mount stop answering within seconds.
     /// Then the invariants, then a restart on the same store. False if the run cannot go on.
     fn kill_and_restart(&mut self) -> bool {
+        let live = Arc::clone(&self.live);
+        let _admin = live.admin.lock().unwrap_or_else(|e| e.into_inner());
         let Some(fx) = self.fx.take() else { return false };
+        self.live.down.store(true, Ordering::SeqCst);
         self.live.epoch.fetch_add(1, Ordering::SeqCst);
         let t = Instant::now();
         fx.signal(libc::SIGKILL);
@@ -308,7 +311,6 @@ impl Run {
             ),
             _ => {}
         }
-        let live = Arc::clone(&self.live);
         let _quiet = live.gate.write().unwrap_or_else(|e| e.into_inner());
         self.report.counters.kills.fetch_add(1, Ordering::Relaxed);
         {
@@ -323,6 +325,9 @@ impl Run {
                     .conn
                     .store(connection_of(&fx2.mnt).unwrap_or(0), Ordering::SeqCst);
                 self.fx = Some(fx2);
+                // Operations that started while the daemon was down are indeterminate too.
+                self.live.epoch.fetch_add(1, Ordering::SeqCst);
+                self.live.down.store(false, Ordering::SeqCst);
                 self.report.counters.restarts.fetch_add(1, Ordering::Relaxed);
                 self.report.record("orchestrator", "restart serve", vec![], "mounted");
                 true
