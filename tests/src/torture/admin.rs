@@ -4,7 +4,7 @@
 //! window, so operations racing it are judged against both sides.
 
 use super::apps::AppSpec;
-use super::content::Palette;
+use super::content::{Content, Palette};
 use super::exec::{lock, EIO_MARK};
 use super::live::{mpd_timed, timed_as, Live, Timed};
 use super::model::{key, FileState, Model};
@@ -237,7 +237,16 @@ impl Admin {
             return;
         };
         let existing: Vec<FileState> = lock(&self.model).files_in(&key(&dir));
-        let (path, after_content) = match self.rng.below(3) {
+        let nomedia = dir.join(".nomedia").ok();
+        let (path, after_content) = match self.rng.below(5) {
+            // Issue 8 item 7: a `.nomedia` that appears behind the daemon's back must hide the
+            // directory's media from other apps from the first lookup on.
+            4 if dir.as_str().starts_with("Pictures") => {
+                let Some(p) = nomedia else { return };
+                let exists = lock(&self.model).file(&key(&p)).is_some();
+                let content = (!exists).then(|| Content::new("nomedia".into(), Vec::new()));
+                (p, content)
+            }
             0 if !existing.is_empty() => {
                 let Some(f) = self.rng.pick(&existing) else { return };
                 (f.path.clone(), None)

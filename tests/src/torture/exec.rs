@@ -204,6 +204,9 @@ impl Ctx {
         };
         self.apply(&mut m, plan, got, steps_ok, &changes);
         drop(m);
+        if let (Plan::Rename { from, to, .. }, true, None) = (plan, foreign, got) {
+            self.undo_rename(from, to);
+        }
         let outcome = format!("{} (allowed {})", describe_obs(&obs), oracle::show(&exp.outcomes));
         self.report
             .record(&self.actor(), &plan.describe(), keys.clone(), &outcome);
@@ -211,6 +214,28 @@ impl Ctx {
             self.report.violation(class, &d, &keys);
         }
         true
+    }
+
+    /// A foreign rename the policy refuses went through: move it back (as root), so one
+    /// violation does not turn into hundreds.
+    fn undo_rename(&self, from: &VolPath, to: &VolPath) {
+        let (a, b) = (self.m(to), self.m(from));
+        let back = matches!(timed_as(0, move || sys::rename(&a, &b)), Timed::Done(Ok(())));
+        if back {
+            let mut m = lock(&self.model);
+            let undo = Plan::Rename {
+                from: to.clone(),
+                to: from.clone(),
+                noreplace: false,
+            };
+            self.apply(&mut m, &undo, None, 1, &[]);
+        }
+        self.report.record(
+            "repair",
+            &format!("root rename {to} -> {from}"),
+            vec![key(from), key(to)],
+            if back { "ok" } else { "failed" },
+        );
     }
 
     fn execute(&self, plan: &Plan) -> Timed<Obs> {
@@ -283,6 +308,14 @@ impl Ctx {
                 let p = self.m(&path);
                 as_uid!(Obs::Bytes, move || match how {
                     ReadHow::Read => sys::read_file(&p),
+                    ReadHow::Held => {
+                        let fd = sys::open(&p, libc::O_RDONLY, 0)?;
+                        let first = fd.read_all()?;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        let again = fd.pread(0, first.len() + (1 << 20))?;
+                        fd.close()?;
+                        Ok(again)
+                    }
                     ReadHow::MmapShared => sys::mmap_read(&p, true),
                     ReadHow::MmapPrivate => sys::mmap_read(&p, false),
                 })
@@ -319,12 +352,26 @@ impl Ctx {
             Plan::CaseRecreate { path, content } => {
                 let p = self.m(&path);
                 let upper = self.m(&shouted(&path));
+                // SPEC §5.10 / issue 8 item 10: create foo, unlink FOO, create FOO, read foo.
                 as_uid!(Obs::Steps, move || {
-                    let mut v = vec![sys::create(&p, &content.bytes)];
-                    if v[0].is_ok() {
-                        v.push(sys::unlink(&upper));
-                        if v[1].is_ok() {
-                            v.push(sys::create(&p, &content.bytes));
+                    let c = &content.bytes;
+                    let steps: [&dyn Fn() -> R<()>; 4] = [
+                        &|| sys::create(&p, c),
+                        &|| sys::unlink(&upper),
+                        &|| sys::create(&upper, c),
+                        &|| match sys::read_file(&p) {
+                            Ok(b) if &b == c => Ok(()),
+                            Ok(_) => Err(mediaproviderd_tests::ENODATA),
+                            Err(e) => Err(e),
+                        },
+                    ];
+                    let mut v = Vec::new();
+                    for step in steps {
+                        let r = step();
+                        let failed = r.is_err();
+                        v.push(r);
+                        if failed {
+                            break;
                         }
                     }
                     v
@@ -334,7 +381,7 @@ impl Ctx {
     }
 }
 
-fn shouted(p: &VolPath) -> VolPath {
+pub(super) fn shouted(p: &VolPath) -> VolPath {
     p.parent()
         .unwrap_or_default()
         .join(&p.file_name().to_ascii_uppercase())

@@ -150,7 +150,7 @@ impl Ctx {
                 if self.faults.enospc {
                     again.insert(Some(libc::ENOSPC));
                 }
-                steps = vec![outcomes.clone(), ok_only(), again];
+                steps = vec![outcomes.clone(), ok_only(), again, ok_only()];
             }
             _ => {}
         }
@@ -297,10 +297,10 @@ impl Ctx {
                 files.insert(key(path), after);
             }
             Plan::CaseRecreate { path, content } => {
-                let after = if ok && steps_ok == 3 {
+                let after = if ok && steps_ok == 4 {
                     Some(FileState {
                         id: m.new_id(),
-                        path: path.clone(),
+                        path: super::exec::shouted(path),
                         owner: owner.clone(),
                         content: Arc::clone(content),
                         partial: false,

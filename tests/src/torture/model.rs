@@ -57,7 +57,11 @@ pub struct Model {
     pub dirty: HashSet<String>,
     /// Changes made behind the daemon's back since the last scan (each may be unindexed).
     pub unseen_lower_changes: u64,
+    /// Files changed most recently: readers aim at them, so that reads race writes.
+    pub hot: std::collections::VecDeque<String>,
 }
+
+const HOT: usize = 24;
 
 impl Model {
     fn tick(&mut self) -> u64 {
@@ -105,6 +109,10 @@ impl Model {
 
     pub fn begin_file(&mut self, k: &str, during: Vec<Option<FileState>>) -> (u64, u64) {
         let (id, t) = (self.new_id(), self.tick());
+        if self.hot.len() >= HOT {
+            self.hot.pop_front();
+        }
+        self.hot.push_back(k.to_string());
         self.files
             .entry(k.to_string())
             .or_insert_with(|| History::new(None))

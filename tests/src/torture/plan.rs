@@ -12,6 +12,9 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadHow {
     Read,
+    /// Read, hold the fd a moment (while writers work), read it again from the start: the
+    /// second read is judged.
+    Held,
     MmapShared,
     MmapPrivate,
 }
@@ -63,6 +66,7 @@ impl Plan {
             Plan::Mkdir { .. } => "mkdir",
             Plan::Rmdir { .. } => "rmdir",
             Plan::Read { how: ReadHow::Read, .. } => "read",
+            Plan::Read { how: ReadHow::Held, .. } => "read-held",
             Plan::Read { .. } => "mmap",
             Plan::Stat { .. } => "stat",
             Plan::Access { .. } => "access",
@@ -211,6 +215,7 @@ impl Planner {
                 v
             })
             .collect();
+        let probe_android = self.rng.chance(5);
         let rng = &mut self.rng;
         let full = own_files.len() >= self.max_own_files;
         let weights: [u32; 16] = [
@@ -353,6 +358,7 @@ impl Planner {
                 let how = match self.rng.below(10) {
                     0 => ReadHow::MmapShared,
                     1 => ReadHow::MmapPrivate,
+                    2..=4 => ReadHow::Held,
                     _ => ReadHow::Read,
                 };
                 let path = if self.rng.chance(10) { shout(&f) } else { f };
@@ -380,9 +386,31 @@ impl Planner {
                     },
                 })
             }
-            11 => Some(Plan::Readdir {
-                path: self.any_dir(m)?,
-            }),
+            11 => {
+                // Half the listings are of directories where files are being created right now.
+                let hot_dir = self
+                    .rng
+                    .chance(50)
+                    .then(|| self.any_file(m).and_then(|f| f.parent()))
+                    .flatten();
+                Some(Plan::Readdir {
+                    path: match hot_dir {
+                        Some(d) => d,
+                        None => self.any_dir(m)?,
+                    },
+                })
+            }
+            12 if probe_android => {
+                // Renaming Android or its data/obb dirs away: EACCES for every caller.
+                let from = *self.rng.pick(&["Android/data", "android/DATA", "Android/obb", "Android"])?;
+                self.counter += 1;
+                let n = self.counter;
+                Some(Plan::Rename {
+                    from: vp(from)?,
+                    to: own_dir(&mut self.rng)?.join(&format!("stolen{n}")).ok()?,
+                    noreplace: false,
+                })
+            }
             12 => {
                 let f = self.any_file(m)?;
                 if app.owns(&f) {
@@ -441,6 +469,12 @@ impl Planner {
     }
 
     fn any_file(&mut self, m: &Model) -> Option<VolPath> {
+        if self.rng.chance(40) {
+            let hot: Vec<&String> = m.hot.iter().collect();
+            if let Some(f) = self.rng.pick(&hot).and_then(|k| m.file(k)) {
+                return Some(f.path.clone());
+            }
+        }
         // Sampling a HashMap by skipping: fine for the few thousand files of a run.
         let n = m.files.len();
         if n == 0 {
