@@ -405,9 +405,15 @@ impl Planner {
                 let from = *self.rng.pick(&["Android/data", "android/DATA", "Android/obb", "Android"])?;
                 self.counter += 1;
                 let n = self.counter;
+                let from = vp(from)?;
+                let to = own_dir(&mut self.rng)?.join(&format!("stolen{n}")).ok()?;
+                // Into itself would be the kernel's EINVAL, not a policy question.
+                if key(&to).starts_with(&key(&from)) {
+                    return None;
+                }
                 Some(Plan::Rename {
-                    from: vp(from)?,
-                    to: own_dir(&mut self.rng)?.join(&format!("stolen{n}")).ok()?,
+                    from,
+                    to,
                     noreplace: false,
                 })
             }
