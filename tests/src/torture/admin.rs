@@ -161,7 +161,11 @@ impl Admin {
                 .grants
                 .get(&(app.uid, file.id))
                 .map_or(Grant::None, |h| h.current);
-            let after = if write { Grant::Write } else { before.max(Grant::Read) };
+            let after = if write {
+                Grant::Write
+            } else {
+                before.max(Grant::Read)
+            };
             m.begin_grant(app.uid, file.id, after)
         };
         let path = file.path.to_string();
@@ -183,15 +187,25 @@ impl Admin {
         };
         m.end_grant(app.uid, file.id, id, after);
         // A file changed meanwhile (renamed, deleted, not indexed yet) may refuse the grant.
-        let stable = m.file(&key(&file.path)).is_some_and(|f| f.id == file.id)
-            && !m.busy(&key(&file.path));
+        let stable =
+            m.file(&key(&file.path)).is_some_and(|f| f.id == file.id) && !m.busy(&key(&file.path));
         drop(m);
-        let what = format!("app grant-file {pkg}{} {path}", if write { " --write" } else { "" });
-        self.log(&what, vec![key(&file.path), format!("uid:{}", app.uid)], &res);
+        let what = format!(
+            "app grant-file {pkg}{} {path}",
+            if write { " --write" } else { "" }
+        );
+        self.log(
+            &what,
+            vec![key(&file.path), format!("uid:{}", app.uid)],
+            &res,
+        );
         if let (Err(e), true) = (&res, stable) {
             if !CHAOS_DIRS.iter().any(|d| path.starts_with(d)) {
-                self.report
-                    .violation("app-command-failed", &format!("{what}: {e}"), &[key(&file.path)]);
+                self.report.violation(
+                    "app-command-failed",
+                    &format!("{what}: {e}"),
+                    &[key(&file.path)],
+                );
             }
         }
     }
@@ -205,7 +219,10 @@ impl Admin {
                 .filter(|(_, h)| h.current != Grant::None && !h.busy())
                 .filter_map(|((uid, fid), _)| {
                     let f = m.files.values().find_map(|h| {
-                        h.current.as_ref().filter(|f| f.id == *fid && !h.busy()).cloned()
+                        h.current
+                            .as_ref()
+                            .filter(|f| f.id == *fid && !h.busy())
+                            .cloned()
                     })?;
                     Some((*uid, f))
                 })
@@ -222,7 +239,10 @@ impl Admin {
         let res = self.app_cmd(&["revoke-file", "--package", &pkg, &path]);
         {
             let mut m = lock(&self.model);
-            let before = m.grants.get(&(uid, file.id)).map_or(Grant::None, |h| h.current);
+            let before = m
+                .grants
+                .get(&(uid, file.id))
+                .map_or(Grant::None, |h| h.current);
             let after = if res.is_ok() { Grant::None } else { before };
             m.end_grant(uid, file.id, id, after);
         }
@@ -233,7 +253,11 @@ impl Admin {
     /// A file added, rewritten or removed straight in the lower tree, then looked up through
     /// the mount (as root) so the daemon sees it.
     fn lower_change(&mut self) {
-        let Some(dir) = self.rng.pick(CHAOS_DIRS).and_then(|d| VolPath::parse(d).ok()) else {
+        let Some(dir) = self
+            .rng
+            .pick(CHAOS_DIRS)
+            .and_then(|d| VolPath::parse(d).ok())
+        else {
             return;
         };
         let existing: Vec<FileState> = lock(&self.model).files_in(&key(&dir));
@@ -248,18 +272,32 @@ impl Admin {
                 (p, content)
             }
             0 if !existing.is_empty() => {
-                let Some(f) = self.rng.pick(&existing) else { return };
+                let Some(f) = self.rng.pick(&existing) else {
+                    return;
+                };
                 (f.path.clone(), None)
             }
             1 if !existing.is_empty() => {
-                let Some(f) = self.rng.pick(&existing) else { return };
-                let ext = f.path.file_name().rsplit('.').next().unwrap_or("bin").to_string();
+                let Some(f) = self.rng.pick(&existing) else {
+                    return;
+                };
+                let ext = f
+                    .path
+                    .file_name()
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("bin")
+                    .to_string();
                 let c = self.palette.pick(&mut self.rng, &ext, 32 * 1024);
                 (f.path.clone(), Some(c))
             }
             _ => {
                 self.counter += 1;
-                let ext = if dir.as_str().starts_with("Pictures") { "jpg" } else { "pdf" };
+                let ext = if dir.as_str().starts_with("Pictures") {
+                    "jpg"
+                } else {
+                    "pdf"
+                };
                 let mark = if self.eio_names && self.rng.chance(20) {
                     format!("-{EIO_MARK}")
                 } else {
@@ -296,8 +334,11 @@ impl Admin {
         let mp = self.mnt.join(path.as_str());
         let seen = match timed_as(0, move || sys::stat(&mp).map(|_| ())) {
             Timed::Hung => {
-                self.live
-                    .hang(&self.report, &format!("root stat {path} after a lower change"), &[k.clone()]);
+                self.live.hang(
+                    &self.report,
+                    &format!("root stat {path} after a lower change"),
+                    std::slice::from_ref(&k),
+                );
                 Err(mediaproviderd_tests::EIO)
             }
             Timed::Crashed(_) => Err(mediaproviderd_tests::EIO),
@@ -320,21 +361,28 @@ impl Admin {
         drop(m);
         let what = format!(
             "lower {} {path}",
-            if res.is_ok() { "change" } else { "change failed" }
+            if res.is_ok() {
+                "change"
+            } else {
+                "change failed"
+            }
         );
         self.report.record(
             "lower",
             &what,
             vec![k],
-            &format!("root stat: {}", seen.map_or_else(|e| e.name().to_string(), |_| "ok".into())),
+            &format!(
+                "root stat: {}",
+                seen.map_or_else(|e| e.name().to_string(), |_| "ok".into())
+            ),
         );
     }
 
     /// `app remove` of the user-selected app while the others work.
     fn uninstall(&mut self) {
-        let Some(i) = (0..self.apps.len()).find(|&i| {
-            self.installed[i] && self.apps[i].profile.role == "user_selected"
-        }) else {
+        let Some(i) = (0..self.apps.len())
+            .find(|&i| self.installed[i] && self.apps[i].profile.role == "user_selected")
+        else {
             return;
         };
         let app = self.apps[i].clone();
@@ -354,12 +402,15 @@ impl Admin {
                 .files
                 .values()
                 .filter_map(|h| h.current.clone())
-                .filter(|f| f.owner.as_deref() == Some(&pkg) || private.iter().any(|d| f.path.starts_with(d)))
+                .filter(|f| {
+                    f.owner.as_deref() == Some(&pkg)
+                        || private.iter().any(|d| f.path.starts_with(d))
+                })
                 .collect();
             for f in owned {
                 let k = key(&f.path);
                 let gone = private.iter().any(|d| f.path.starts_with(d));
-                let after = (!gone).then(|| FileState { owner: None, ..f });
+                let after = (!gone).then_some(FileState { owner: None, ..f });
                 let (id, _) = m.begin_file(&k, vec![after.clone()]);
                 files.push((k, id, after));
             }
@@ -385,7 +436,12 @@ impl Admin {
             for (k, id) in dirs {
                 m.end_dir(&k, id, None);
             }
-            let grants: Vec<(u32, u64)> = m.grants.keys().filter(|(u, _)| *u == app.uid).copied().collect();
+            let grants: Vec<(u32, u64)> = m
+                .grants
+                .keys()
+                .filter(|(u, _)| *u == app.uid)
+                .copied()
+                .collect();
             for (u, f) in grants {
                 let id = m.begin_grant(u, f, Grant::None);
                 m.end_grant(u, f, id, Grant::None);

@@ -84,7 +84,14 @@ pub const PROFILES: &[Profile] = &[
 ];
 
 /// The top-level dirs an app's partition spans (one `t<index>` subdir in each).
-pub const PARTITION_TOPS: &[&str] = &["DCIM", "Pictures", "Music", "Movies", "Download", "Documents"];
+pub const PARTITION_TOPS: &[&str] = &[
+    "DCIM",
+    "Pictures",
+    "Music",
+    "Movies",
+    "Download",
+    "Documents",
+];
 
 /// One app of the run.
 #[derive(Clone, Debug)]

@@ -39,7 +39,9 @@ impl Config {
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let mut num = |name: &str| -> Result<u64, String> {
-                let v = it.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?;
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?;
                 v.parse::<u64>()
                     .map_err(|_| format!("{name}: '{v}' is not a number\n{USAGE}"))
             };
@@ -73,8 +75,10 @@ mod tests {
 
     #[test]
     fn parses_the_script_flags() {
-        let c = Config::parse(&args("--seconds 90 --apps 8 --kills 3 --seed 42 --no-passthrough"))
-            .unwrap();
+        let c = Config::parse(&args(
+            "--seconds 90 --apps 8 --kills 3 --seed 42 --no-passthrough",
+        ))
+        .unwrap();
         assert_eq!((c.seconds, c.apps, c.kills, c.seed), (90, 8, 3, 42));
         assert!(!c.passthrough);
         assert!(Config::parse(&args("--apps x")).is_err());

@@ -97,7 +97,10 @@ impl Palette {
                 continue;
             };
             let bytes = std::fs::read(corpus.join(file)).map_err(|e| format!("{file}: {e}"))?;
-            media.push((ext.to_ascii_lowercase(), Content::new(file.to_string(), bytes)));
+            media.push((
+                ext.to_ascii_lowercase(),
+                Content::new(file.to_string(), bytes),
+            ));
         }
         if !media.iter().any(|(_, c)| c.has_location()) {
             return Err("no corpus file with location found".into());

@@ -194,7 +194,10 @@ impl Ctx {
         }
         if let Obs::Bytes(Ok(bytes)) = &obs {
             if let Some((class, d)) = oracle::check_read(bytes, &exp.worlds, &exp.decisions) {
-                problems.push((class, format!("{}: {} — {d}", self.actor(), plan.describe())));
+                problems.push((
+                    class,
+                    format!("{}: {} — {d}", self.actor(), plan.describe()),
+                ));
             }
         }
         if let (Plan::Readdir { path }, Obs::Names(Ok(names))) = (plan, &obs) {
@@ -214,7 +217,11 @@ impl Ctx {
         if let (Plan::Rename { from, to, .. }, true, None) = (plan, foreign, got) {
             self.undo_rename(from, to);
         }
-        let outcome = format!("{} (allowed {})", describe_obs(&obs), oracle::show(&exp.outcomes));
+        let outcome = format!(
+            "{} (allowed {})",
+            describe_obs(&obs),
+            oracle::show(&exp.outcomes)
+        );
         self.report
             .record(&self.actor(), &plan.describe(), keys.clone(), &outcome);
         for (class, d) in problems {
@@ -227,7 +234,10 @@ impl Ctx {
     /// violation does not turn into hundreds.
     fn undo_rename(&self, from: &VolPath, to: &VolPath) {
         let (a, b) = (self.m(to), self.m(from));
-        let back = matches!(timed_as(0, move || sys::rename(&a, &b)), Timed::Done(Ok(())));
+        let back = matches!(
+            timed_as(0, move || sys::rename(&a, &b)),
+            Timed::Done(Ok(()))
+        );
         if back {
             let mut m = lock(&self.model);
             let undo = Plan::Rename {
@@ -402,7 +412,10 @@ fn describe_obs(o: &Obs) -> String {
         Obs::Steps(v) => {
             let s: Vec<String> = v
                 .iter()
-                .map(|r| r.as_ref().map_or_else(|e| e.name().to_string(), |_| "ok".into()))
+                .map(|r| {
+                    r.as_ref()
+                        .map_or_else(|e| e.name().to_string(), |_| "ok".into())
+                })
                 .collect();
             format!("[{}]", s.join(","))
         }
@@ -422,8 +435,16 @@ pub struct Expect {
 
 /// A change the operation registered on the model, to be ended when it returns.
 pub enum Pending {
-    File { key: String, id: u64, before: Option<FileState> },
-    Dir { key: String, id: u64, before: Option<VolPath> },
+    File {
+        key: String,
+        id: u64,
+        before: Option<FileState>,
+    },
+    Dir {
+        key: String,
+        id: u64,
+        before: Option<VolPath>,
+    },
 }
 
 fn begin_changes(m: &mut Model, plan: &Plan, uid: u32) -> Vec<Pending> {
@@ -438,16 +459,15 @@ fn begin_changes(m: &mut Model, plan: &Plan, uid: u32) -> Vec<Pending> {
         let (id, _) = m.begin_file(&k, during);
         out.push(Pending::File { key: k, id, before });
     };
-    let new_state = |p: &VolPath, c: &Arc<Content>, old: Option<&FileState>, partial: bool| {
-        FileState {
+    let new_state =
+        |p: &VolPath, c: &Arc<Content>, old: Option<&FileState>, partial: bool| FileState {
             id: old.map_or(0, |f| f.id),
             path: old.map_or_else(|| p.clone(), |f| f.path.clone()),
             owner: old.map_or_else(|| owner.clone(), |f| f.owner.clone()),
             content: Arc::clone(c),
             partial,
             fuse_pending: partial && old.is_none(),
-        }
-    };
+        };
     match plan {
         Plan::Create { path, content, .. } | Plan::CaseRecreate { path, content } => {
             let during = vec![

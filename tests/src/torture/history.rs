@@ -75,7 +75,8 @@ impl<V: Clone> History<V> {
 
     /// Forgets changes that ended before every running operation started.
     pub fn prune(&mut self, oldest_running: u64) {
-        self.log.retain(|c| c.end.is_none_or(|e| e >= oldest_running));
+        self.log
+            .retain(|c| c.end.is_none_or(|e| e >= oldest_running));
     }
 
     pub fn is_quiet(&self) -> bool {
@@ -91,12 +92,20 @@ mod tests {
     fn racing_window_sees_before_during_and_after() {
         let mut h = History::new(1);
         h.begin(7, 10, vec![2]);
-        assert_eq!(h.candidates(5, 8), vec![1], "a window before the change sees one value");
+        assert_eq!(
+            h.candidates(5, 8),
+            vec![1],
+            "a window before the change sees one value"
+        );
         h.end(7, 20, 3);
         let mut c = h.candidates(15, 25);
         c.sort();
         assert_eq!(c, vec![1, 2, 3]);
-        assert_eq!(h.candidates(21, 30), vec![3], "a window after the change is exact");
+        assert_eq!(
+            h.candidates(21, 30),
+            vec![3],
+            "a window after the change is exact"
+        );
         h.prune(21);
         assert!(h.is_quiet());
     }

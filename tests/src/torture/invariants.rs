@@ -27,7 +27,11 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
             return;
         }
     };
-    let open = |k: &str| m.dirty.iter().any(|d| k == d || k.starts_with(&format!("{d}/")));
+    let open = |k: &str| {
+        m.dirty
+            .iter()
+            .any(|d| k == d || k.starts_with(&format!("{d}/")))
+    };
     // 1. Settle what kills left open, from the lower tree (and the store, for owners).
     let lenient: HashSet<String> = m
         .files
@@ -76,8 +80,11 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
             None => {
                 report.violation(
                     "lower-missing",
-                    &format!("{when}: {} ({}) is not in the lower tree", f.path, f.content.label),
-                    &[k.clone()],
+                    &format!(
+                        "{when}: {} ({}) is not in the lower tree",
+                        f.path, f.content.label
+                    ),
+                    std::slice::from_ref(k),
                 );
                 fixes.push((k.clone(), None));
             }
@@ -93,12 +100,19 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
                             f.content.bytes.len(),
                             f.content.label
                         ),
-                        &[k.clone()],
+                        std::slice::from_ref(k),
                     );
                 }
                 if f.partial || bytes != f.content.bytes {
                     let content = Content::new("lower".into(), bytes);
-                    fixes.push((k.clone(), Some(FileState { content, partial: false, ..f.clone() })));
+                    fixes.push((
+                        k.clone(),
+                        Some(FileState {
+                            content,
+                            partial: false,
+                            ..f.clone()
+                        }),
+                    ));
                 }
             }
         }
@@ -108,7 +122,7 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
             report.violation(
                 "lower-stray",
                 &format!("{when}: the lower tree has {p}, which no operation left there"),
-                &[k.clone()],
+                std::slice::from_ref(k),
             );
         }
     }
@@ -116,7 +130,11 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
         m.end_file(&k, 0, f);
     }
     // 3. The store: one row per file, the model's owner, nothing pending.
-    let chaos = |k: &str| CHAOS_DIRS.iter().any(|d| k.starts_with(&mediaprovider_policy::paths::fold(d)));
+    let chaos = |k: &str| {
+        CHAOS_DIRS
+            .iter()
+            .any(|d| k.starts_with(&mediaprovider_policy::paths::fold(d)))
+    };
     let mut owner_fixes = Vec::new();
     for (k, h) in &m.files {
         let Some(f) = &h.current else { continue };
@@ -125,7 +143,7 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
             None => report.violation(
                 "store-missing-row",
                 &format!("{when}: {} has no row in the store", f.path),
-                &[k.clone()],
+                std::slice::from_ref(k),
             ),
             Some(r) => {
                 let same = match (&r.owner, &f.owner) {
@@ -140,7 +158,7 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
                             "{when}: {} is owned by {:?} in the store, the model says {:?}",
                             f.path, r.owner, f.owner
                         ),
-                        &[k.clone()],
+                        std::slice::from_ref(k),
                     );
                 }
                 if !same {
@@ -149,8 +167,11 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
                 if r.is_pending || r.fuse_pending {
                     report.violation(
                         "store-pending",
-                        &format!("{when}: {} is still pending in the store after its close", f.path),
-                        &[k.clone()],
+                        &format!(
+                            "{when}: {} is still pending in the store after its close",
+                            f.path
+                        ),
+                        std::slice::from_ref(k),
                     );
                 }
             }
@@ -161,8 +182,11 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
         if m.file(k).is_none() && !lenient.contains(k) && !unseen_removal {
             report.violation(
                 "store-stale-row",
-                &format!("{when}: the store has a row for {}, which does not exist", r.path),
-                &[k.clone()],
+                &format!(
+                    "{when}: the store has a row for {}, which does not exist",
+                    r.path
+                ),
+                std::slice::from_ref(k),
             );
         }
     }
@@ -182,7 +206,10 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
     match mpd_timed(&args) {
         Ok((true, out, _)) => {
             let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
-            let (added, removed) = (v["added"].as_u64().unwrap_or(0), v["removed"].as_u64().unwrap_or(0));
+            let (added, removed) = (
+                v["added"].as_u64().unwrap_or(0),
+                v["removed"].as_u64().unwrap_or(0),
+            );
             let bound = m.unseen_lower_changes + lenient.len() as u64;
             if added > bound || removed > bound {
                 report.violation(

@@ -17,14 +17,7 @@ fn ok_only() -> Outcomes {
 }
 
 impl Ctx {
-    pub(super) fn expect(
-        &self,
-        m: &Model,
-        plan: &Plan,
-        t0: u64,
-        t1: u64,
-        skip: &[u64],
-    ) -> Expect {
+    pub(super) fn expect(&self, m: &Model, plan: &Plan, t0: u64, t1: u64, skip: &[u64]) -> Expect {
         let uid = self.app.uid;
         let single = |op: Op, p: &VolPath| {
             let w = m.worlds_except(uid, p, t0, t1, skip);
@@ -50,15 +43,17 @@ impl Ctx {
                         Some((f.path, w.facts))
                     })
                     .collect();
-                let flags = if *noreplace { rules::RENAME_NOREPLACE } else { 0 };
+                let flags = if *noreplace {
+                    rules::RENAME_NOREPLACE
+                } else {
+                    0
+                };
                 let ds = oracle::rename_all(from, to, flags, &wo, &wn, &contents);
                 let mut o = oracle::outcomes(&ds);
                 // The kernel looks both names up before RENAME reaches the daemon: a path in
                 // another app's private dir fails there, with ENOENT.
-                let private = |p: &VolPath| {
-                    wo.iter()
-                        .any(|w| !rules::lookup(&w.caller, p).allowed())
-                };
+                let private =
+                    |p: &VolPath| wo.iter().any(|w| !rules::lookup(&w.caller, p).allowed());
                 if private(from) || private(&to.parent().unwrap_or_default()) {
                     o.insert(Some(libc::ENOENT));
                 }
@@ -129,14 +124,11 @@ impl Ctx {
             outcomes.insert(Some(libc::ENOSPC));
         }
         // A parent directory that may be gone answers ENOENT before any policy.
-        let parent_may_be_absent = m
-            .dirs
-            .get(&parent_key(&main))
-            .is_none_or(|h| {
-                h.candidates_except(t0, t1, skip)
-                    .iter()
-                    .any(Option::is_none)
-            });
+        let parent_may_be_absent = m.dirs.get(&parent_key(&main)).is_none_or(|h| {
+            h.candidates_except(t0, t1, skip)
+                .iter()
+                .any(Option::is_none)
+        });
         if parent_may_be_absent {
             outcomes.insert(Some(libc::ENOENT));
         }
@@ -214,22 +206,35 @@ impl Ctx {
             if vis.iter().all(|&v| v) && !shown {
                 out.push((
                     "listing-missing",
-                    format!("{}: readdir {dir} lacks {path}, which the policy shows it", self.actor_label()),
+                    format!(
+                        "{}: readdir {dir} lacks {path}, which the policy shows it",
+                        self.actor_label()
+                    ),
                 ));
             } else if vis.iter().all(|&v| !v) && shown {
                 out.push((
                     "listing-leak",
-                    format!("{}: readdir {dir} shows {path}, which the policy hides from it", self.actor_label()),
+                    format!(
+                        "{}: readdir {dir} shows {path}, which the policy hides from it",
+                        self.actor_label()
+                    ),
                 ));
             }
         }
-        for (k, h) in m.dirs.iter().filter(|(k, _)| parent_key_of(k) == dk && !k.is_empty()) {
+        for (k, h) in m
+            .dirs
+            .iter()
+            .filter(|(k, _)| parent_key_of(k) == dk && !k.is_empty())
+        {
             let name = k.rsplit('/').next().unwrap_or(k).to_string();
             known.push(name.clone());
             if !h.busy() && h.is_quiet() && h.current.is_some() && !listed.contains_key(&name) {
                 out.push((
                     "listing-missing",
-                    format!("{}: readdir {dir} lacks subdirectory {name}", self.actor_label()),
+                    format!(
+                        "{}: readdir {dir} lacks subdirectory {name}",
+                        self.actor_label()
+                    ),
                 ));
             }
         }
@@ -237,7 +242,10 @@ impl Ctx {
             if !known.contains(f) && !m.dirty.iter().any(|d| dk.starts_with(d.as_str())) {
                 out.push((
                     "listing-unknown",
-                    format!("{}: readdir {dir} shows {n}, which the model does not have", self.actor_label()),
+                    format!(
+                        "{}: readdir {dir} shows {n}, which the model does not have",
+                        self.actor_label()
+                    ),
                 ));
             }
         }
@@ -249,7 +257,14 @@ impl Ctx {
     }
 
     /// The model follows the answer the app got.
-    pub(super) fn apply(&self, m: &mut Model, plan: &Plan, got: Option<i32>, steps_ok: usize, changes: &[Pending]) {
+    pub(super) fn apply(
+        &self,
+        m: &mut Model,
+        plan: &Plan,
+        got: Option<i32>,
+        steps_ok: usize,
+        changes: &[Pending],
+    ) {
         let ok = got.is_none();
         let owner = m
             .caller(self.app.uid)

@@ -93,7 +93,9 @@ pub fn stacks(pid: i32) -> String {
         let read = |f: &str| std::fs::read_to_string(t.join(f)).unwrap_or_default();
         out.push_str(&format!(
             "  task {} ({}) wchan={}\n",
-            t.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            t.file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             read("comm").trim(),
             read("wchan").trim()
         ));

@@ -90,7 +90,7 @@ impl Model {
             }
         }
         let t1 = self.tick();
-        if t1 % 256 == 0 {
+        if t1.is_multiple_of(256) {
             self.prune();
         }
         t1
@@ -102,7 +102,8 @@ impl Model {
         self.dirs.values_mut().for_each(|h| h.prune(oldest));
         self.callers.values_mut().for_each(|h| h.prune(oldest));
         self.grants.values_mut().for_each(|h| h.prune(oldest));
-        self.files.retain(|_, h| h.current.is_some() || !h.is_quiet());
+        self.files
+            .retain(|_, h| h.current.is_some() || !h.is_quiet());
     }
 
     // ---- changes ------------------------------------------------------------------------------

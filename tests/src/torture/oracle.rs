@@ -150,7 +150,11 @@ pub fn check_read(served: &[u8], worlds: &[World], ds: &[Decision]) -> Option<Re
                 s.content.label,
                 io.name(),
                 s.content.bytes.len(),
-                if *io == Io::Redacted { "redacted" } else { "original" }
+                if *io == Io::Redacted {
+                    "redacted"
+                } else {
+                    "original"
+                }
             )
         })
         .collect();
@@ -178,4 +182,106 @@ pub fn check_read(served: &[u8], worlds: &[World], ds: &[Decision]) -> Option<Re
             expected.join("; ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::content::Content;
+    use super::super::model::{FileState, Model};
+    use super::*;
+    use mediaprovider_policy::identity::{Package, PermSet, Permission};
+    use mediaprovider_policy::Caller;
+    use std::sync::Arc;
+
+    fn gps_jpeg() -> Arc<Content> {
+        let p = mediaproviderd_tests::shared_dir().join("corpus/exiftool/GPS.jpg");
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let c = Content::new("GPS.jpg".into(), bytes);
+        assert!(c.has_location(), "the scanner finds GPS.jpg's location");
+        c
+    }
+
+    /// A model with one located photo owned by `owner` and a reader app holding `perms`.
+    fn setup(perms: &[Permission]) -> (Model, VolPath, Arc<Content>) {
+        let mut m = Model::default();
+        let reader = Package {
+            name: "com.reader".into(),
+            uid: 10_100,
+            target_sdk: 34,
+            legacy: false,
+            perms: PermSet::of(perms),
+        };
+        m.end_caller(10_100, 0, Caller::new(10_100, &[reader]));
+        let path = VolPath::parse("DCIM/t0/a.jpg").unwrap();
+        let content = gps_jpeg();
+        let f = FileState {
+            id: 1,
+            path: path.clone(),
+            owner: Some("com.owner".into()),
+            content: Arc::clone(&content),
+            partial: false,
+            fuse_pending: false,
+        };
+        m.end_file(&super::super::model::key(&path), 0, Some(f));
+        (m, path, content)
+    }
+
+    fn judge(m: &Model, path: &VolPath, served: &[u8]) -> Option<ReadProblem> {
+        let w = m.worlds(10_100, path, 1, 1);
+        let ds = decide_all(Op::OpenRead, path, &w);
+        check_read(served, &w, &ds)
+    }
+
+    #[test]
+    fn original_bytes_to_a_reader_without_location_access_are_a_leak() {
+        let (m, path, c) = setup(&[Permission::ReadMediaImages]);
+        let p = judge(&m, &path, &c.bytes).expect("a leak");
+        assert_eq!(p.0, "location-leak", "{p:?}");
+        assert_eq!(judge(&m, &path, &c.redacted()), None);
+        // One range put back is enough to leak.
+        let mut partly = c.redacted();
+        let r = &c.scan.ranges[c.scan.ranges.len() - 1];
+        partly[r.start as usize..r.end as usize]
+            .copy_from_slice(&c.bytes[r.start as usize..r.end as usize]);
+        if partly != c.redacted() {
+            assert_eq!(
+                judge(&m, &path, &partly).map(|p| p.0),
+                Some("location-leak")
+            );
+        }
+    }
+
+    #[test]
+    fn entitled_reader_must_get_the_original() {
+        let (m, path, c) = setup(&[Permission::ReadMediaImages, Permission::AccessMediaLocation]);
+        assert_eq!(judge(&m, &path, &c.bytes), None);
+        let p = judge(&m, &path, &c.redacted()).expect("redacted bytes are wrong here");
+        assert_eq!(p.0, "content-mismatch");
+    }
+
+    #[test]
+    fn a_rename_in_flight_allows_both_names() {
+        let (mut m, path, _) = setup(&[Permission::ReadMediaImages]);
+        let k = super::super::model::key(&path);
+        let (id, _) = m.begin_file(&k, vec![None]);
+        let t = m.op_start();
+        let during = outcomes(&decide_all(
+            Op::OpenRead,
+            &path,
+            &m.worlds(10_100, &path, t, t),
+        ));
+        assert!(during.contains(&None) && during.contains(&Some(libc::ENOENT)));
+        m.end_file(&k, id, None);
+        let t2 = m.op_start();
+        let after = outcomes(&decide_all(
+            Op::OpenRead,
+            &path,
+            &m.worlds(10_100, &path, t2, t2),
+        ));
+        assert_eq!(
+            show(&after),
+            "ENOENT",
+            "after the rename only the new state counts"
+        );
+    }
 }

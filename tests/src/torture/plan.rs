@@ -29,27 +29,68 @@ pub enum AccessMode {
 #[derive(Clone, Debug)]
 pub enum Plan {
     /// `O_CREAT|O_EXCL|O_WRONLY`, write, close; or `O_RDONLY|O_CREAT` and close.
-    Create { path: VolPath, content: Arc<Content>, rdonly: bool },
+    Create {
+        path: VolPath,
+        content: Arc<Content>,
+        rdonly: bool,
+    },
     /// `O_WRONLY|O_TRUNC`, write, close.
-    Rewrite { path: VolPath, content: Arc<Content> },
+    Rewrite {
+        path: VolPath,
+        content: Arc<Content>,
+    },
     /// `O_WRONLY` (no truncation), pwrite at `off`, close.
-    WriteAt { path: VolPath, off: u64, data: Vec<u8> },
+    WriteAt {
+        path: VolPath,
+        off: u64,
+        data: Vec<u8>,
+    },
     /// Path-based truncate.
-    Truncate { path: VolPath, len: u64 },
+    Truncate {
+        path: VolPath,
+        len: u64,
+    },
     /// Open for writing and close, without writing.
-    OpenWrite { path: VolPath },
-    Unlink { path: VolPath },
-    Rename { from: VolPath, to: VolPath, noreplace: bool },
-    Mkdir { path: VolPath },
-    Rmdir { path: VolPath },
-    Read { path: VolPath, how: ReadHow },
-    Stat { path: VolPath },
-    Access { path: VolPath, mode: AccessMode },
-    Readdir { path: VolPath },
+    OpenWrite {
+        path: VolPath,
+    },
+    Unlink {
+        path: VolPath,
+    },
+    Rename {
+        from: VolPath,
+        to: VolPath,
+        noreplace: bool,
+    },
+    Mkdir {
+        path: VolPath,
+    },
+    Rmdir {
+        path: VolPath,
+    },
+    Read {
+        path: VolPath,
+        how: ReadHow,
+    },
+    Stat {
+        path: VolPath,
+    },
+    Access {
+        path: VolPath,
+        mode: AccessMode,
+    },
+    Readdir {
+        path: VolPath,
+    },
     /// Open, unlink by path, then fstat the still-open handle (SPEC §9).
-    FstatUnlinked { path: VolPath },
+    FstatUnlinked {
+        path: VolPath,
+    },
     /// Create a name, unlink it under another case, create it again (SPEC §5.10).
-    CaseRecreate { path: VolPath, content: Arc<Content> },
+    CaseRecreate {
+        path: VolPath,
+        content: Arc<Content>,
+    },
 }
 
 impl Plan {
@@ -65,8 +106,12 @@ impl Plan {
             Plan::Rename { .. } => "rename",
             Plan::Mkdir { .. } => "mkdir",
             Plan::Rmdir { .. } => "rmdir",
-            Plan::Read { how: ReadHow::Read, .. } => "read",
-            Plan::Read { how: ReadHow::Held, .. } => "read-held",
+            Plan::Read {
+                how: ReadHow::Read, ..
+            } => "read",
+            Plan::Read {
+                how: ReadHow::Held, ..
+            } => "read-held",
             Plan::Read { .. } => "mmap",
             Plan::Stat { .. } => "stat",
             Plan::Access { .. } => "access",
@@ -258,7 +303,13 @@ impl Planner {
             }
             1 => {
                 let f = own_file(rng)?;
-                let ext = f.path.file_name().rsplit('.').next().unwrap_or("").to_string();
+                let ext = f
+                    .path
+                    .file_name()
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 // Swap located and plain versions of the same type: the rewrite race.
                 let content = match palette.located(rng, &ext) {
                     Some(c) if rng.chance(50) => c,
@@ -287,7 +338,11 @@ impl Planner {
             }
             4 => {
                 let f = own_file(rng)?;
-                let path = if rng.chance(25) { shout(&f.path) } else { f.path };
+                let path = if rng.chance(25) {
+                    shout(&f.path)
+                } else {
+                    f.path
+                };
                 Some(Plan::Unlink { path })
             }
             5 => {
@@ -297,7 +352,12 @@ impl Planner {
                     own_file(rng)?.path // onto an existing file of ours
                 } else {
                     let ext = if rng.chance(70) {
-                        f.path.file_name().rsplit('.').next().unwrap_or("bin").to_string()
+                        f.path
+                            .file_name()
+                            .rsplit('.')
+                            .next()
+                            .unwrap_or("bin")
+                            .to_string()
                     } else {
                         self.pick_ext().to_string()
                     };
@@ -402,7 +462,10 @@ impl Planner {
             }
             12 if probe_android => {
                 // Renaming Android or its data/obb dirs away: EACCES for every caller.
-                let from = *self.rng.pick(&["Android/data", "android/DATA", "Android/obb", "Android"])?;
+                let from =
+                    *self
+                        .rng
+                        .pick(&["Android/data", "android/DATA", "Android/obb", "Android"])?;
                 self.counter += 1;
                 let n = self.counter;
                 let from = vp(from)?;
@@ -431,7 +494,12 @@ impl Planner {
                         content: synthetic(&mut self.rng, 64),
                     },
                     _ => {
-                        let ext = f.file_name().rsplit('.').next().unwrap_or("bin").to_string();
+                        let ext = f
+                            .file_name()
+                            .rsplit('.')
+                            .next()
+                            .unwrap_or("bin")
+                            .to_string();
                         let name = self.fresh_name(&ext);
                         Plan::Rename {
                             from: f,
@@ -517,8 +585,14 @@ impl Planner {
             vp("Notifications"),
             vp("Torture"),
             vp("Android/media"),
-            other.pkg.as_ref().and_then(|p| vp(&format!("Android/media/{p}"))),
-            other.pkg.as_ref().and_then(|p| vp(&format!("Android/data/{p}"))),
+            other
+                .pkg
+                .as_ref()
+                .and_then(|p| vp(&format!("Android/media/{p}"))),
+            other
+                .pkg
+                .as_ref()
+                .and_then(|p| vp(&format!("Android/data/{p}"))),
             self.rng.pick(&other.partition).cloned(),
         ];
         let d = self.rng.pick(&choices)?.clone()?;

@@ -108,7 +108,14 @@ impl Report {
                 })
             })
         };
-        let mut v: Vec<String> = log.ring.iter().rev().filter(|r| related(r)).take(MINIMAL_LOG_LINES).map(line).collect();
+        let mut v: Vec<String> = log
+            .ring
+            .iter()
+            .rev()
+            .filter(|r| related(r))
+            .take(MINIMAL_LOG_LINES)
+            .map(line)
+            .collect();
         v.reverse();
         v
     }
@@ -121,7 +128,13 @@ impl Report {
             list.push(detail.to_string());
             list.len()
         };
-        if let Some(f) = self.log.lock().unwrap_or_else(|e| e.into_inner()).file.as_mut() {
+        if let Some(f) = self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .file
+            .as_mut()
+        {
             let _ = writeln!(f, "VIOLATION [{class}] {detail}");
         }
         if n > DETAILED_PER_CLASS {
@@ -160,7 +173,13 @@ impl Report {
     }
 
     pub fn flush(&self) {
-        if let Some(f) = self.log.lock().unwrap_or_else(|e| e.into_inner()).file.as_mut() {
+        if let Some(f) = self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .file
+            .as_mut()
+        {
             let _ = f.flush();
         }
     }

@@ -36,9 +36,17 @@ pub fn run(cfg: &Config) -> i32 {
         cfg.seconds,
         cfg.apps,
         cfg.kills,
-        if cfg.passthrough { "passthrough" } else { "--no-passthrough" },
+        if cfg.passthrough {
+            "passthrough"
+        } else {
+            "--no-passthrough"
+        },
         cfg.threads,
-        if cfg.lower_mib > 0 { format!("tmpfs {} MiB", cfg.lower_mib) } else { "plain dir".into() }
+        if cfg.lower_mib > 0 {
+            format!("tmpfs {} MiB", cfg.lower_mib)
+        } else {
+            "plain dir".into()
+        }
     );
     match Run::setup(cfg) {
         Ok(mut r) => r.go(),
@@ -141,8 +149,18 @@ impl Run {
         }
         let mut dirs: Vec<String> = vec![String::new(), "Android".into(), "Torture".into()];
         for top in [
-            "Alarms", "Audiobooks", "DCIM", "Documents", "Download", "Movies", "Music",
-            "Notifications", "Pictures", "Podcasts", "Recordings", "Ringtones",
+            "Alarms",
+            "Audiobooks",
+            "DCIM",
+            "Documents",
+            "Download",
+            "Movies",
+            "Music",
+            "Notifications",
+            "Pictures",
+            "Podcasts",
+            "Recordings",
+            "Ringtones",
         ] {
             dirs.push(top.into());
         }
@@ -205,7 +223,9 @@ impl Run {
                 max_own_files: 40,
             };
             let (locks, palette) = (Arc::clone(&app_locks), Arc::clone(&self.palette));
-            handles.push(std::thread::spawn(move || app_loop(ctx, planner, locks, palette)));
+            handles.push(std::thread::spawn(move || {
+                app_loop(ctx, planner, locks, palette)
+            }));
         }
         let admin = Admin {
             apps: Arc::clone(&self.apps),
@@ -267,12 +287,15 @@ impl Run {
     fn kill_and_restart(&mut self) -> bool {
         let live = Arc::clone(&self.live);
         let _admin = live.admin.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(fx) = self.fx.take() else { return false };
+        let Some(fx) = self.fx.take() else {
+            return false;
+        };
         self.live.down.store(true, Ordering::SeqCst);
         self.live.epoch.fetch_add(1, Ordering::SeqCst);
         let t = Instant::now();
         fx.signal(libc::SIGKILL);
-        self.report.record("orchestrator", "SIGKILL serve", vec![], "sent");
+        self.report
+            .record("orchestrator", "SIGKILL serve", vec![], "sent");
         if fx.wait_exit(EXIT_GRACE).is_none() {
             self.report.violation(
                 "kill-no-exit",
@@ -287,8 +310,11 @@ impl Run {
             let aborted = self.live.abort_connection();
             eprintln!("torture: aborted the FUSE connection: {aborted}");
             if fx.wait_exit(Duration::from_secs(10)).is_none() {
-                self.report
-                    .fatal("kill-no-exit", "serve survives SIGKILL even after the abort", &[]);
+                self.report.fatal(
+                    "kill-no-exit",
+                    "serve survives SIGKILL even after the abort",
+                    &[],
+                );
                 std::mem::forget(fx);
                 return false;
             }
@@ -296,7 +322,9 @@ impl Run {
         self.exit_ms.push(t.elapsed().as_millis());
         // A name never seen before must reach the daemon: with the daemon gone it has to fail
         // at once (ENOTCONN), not hang.
-        let probe = self.mnt.join(format!(".torture-probe-{}", self.exit_ms.len()));
+        let probe = self
+            .mnt
+            .join(format!(".torture-probe-{}", self.exit_ms.len()));
         match timed_as(0, move || sys::stat(&probe).map(|_| ())) {
             Timed::Hung => {
                 self.report.violation(
@@ -318,7 +346,13 @@ impl Run {
         {
             let mut m = lock(&self.model);
             let n = self.report.counters.kills.load(Ordering::Relaxed);
-            invariants::check(&mut m, &self.report, &self.lower, &self.db, &format!("after kill {n}"));
+            invariants::check(
+                &mut m,
+                &self.report,
+                &self.lower,
+                &self.db,
+                &format!("after kill {n}"),
+            );
         }
         match catch("restart", move || fx.restart(libc::SIGKILL)) {
             Ok((_, fx2)) => {
@@ -330,8 +364,12 @@ impl Run {
                 // Operations that started while the daemon was down are indeterminate too.
                 self.live.epoch.fetch_add(1, Ordering::SeqCst);
                 self.live.down.store(false, Ordering::SeqCst);
-                self.report.counters.restarts.fetch_add(1, Ordering::Relaxed);
-                self.report.record("orchestrator", "restart serve", vec![], "mounted");
+                self.report
+                    .counters
+                    .restarts
+                    .fetch_add(1, Ordering::Relaxed);
+                self.report
+                    .record("orchestrator", "restart serve", vec![], "mounted");
                 true
             }
             Err(e) => {
@@ -392,7 +430,13 @@ impl Run {
         });
         println!("{summary}");
         for (class, n, first) in &v {
-            let first: String = first.lines().next().unwrap_or("").chars().take(300).collect();
+            let first: String = first
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
             eprintln!("torture: {n} × {class}; first: {first}");
         }
         eprintln!(
