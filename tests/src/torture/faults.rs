@@ -14,12 +14,16 @@ const SHIM_C: &str = r#"
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 static int active;
+static long (*real_syscall)(long, ...);
 
 __attribute__((constructor)) static void torture_eio_init(int argc, char **argv) {
     active = argc > 1 && argv && argv[1] && strcmp(argv[1], "serve") == 0;
+    /* Resolved once: syscall(2) carries futexes, too hot for a dlsym per call. */
+    real_syscall = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
 }
 
 static int marked(const char *path) {
@@ -55,6 +59,17 @@ int openat64(int dirfd, const char *path, int flags, ...) {
     if (marked(path)) { errno = EIO; return -1; }
     int (*real)(int, const char *, int, ...) = dlsym(RTLD_NEXT, "openat64");
     return real(dirfd, path, flags, m);
+}
+/* openat2 has no glibc wrapper: daemons call it through syscall(2). */
+long syscall(long n, ...) {
+    va_list ap; va_start(ap, n);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+#ifdef SYS_openat2
+    if (n == SYS_openat2 && marked((const char *)a[1])) { errno = EIO; return -1; }
+#endif
+    return real_syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 "#;
 
