@@ -67,8 +67,8 @@ impl Obs {
     }
 }
 
-fn show(o: Option<i32>) -> &'static str {
-    o.map_or("ok", super::live::errno_name)
+fn show(o: Option<i32>) -> String {
+    o.map_or_else(|| "ok".to_string(), super::live::errno_name)
 }
 
 fn is_mutation(p: &Plan) -> bool {
@@ -328,7 +328,7 @@ impl Ctx {
                     ReadHow::Held => {
                         let fd = sys::open(&p, libc::O_RDONLY, 0)?;
                         let first = fd.read_all()?;
-                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        std::thread::sleep(std::time::Duration::from_millis(50));
                         let again = fd.pread(0, first.len() + (1 << 20))?;
                         fd.close()?;
                         Ok(again)

@@ -187,6 +187,9 @@ pub fn mpd_timed(args: &[String]) -> Result<(bool, String, String), String> {
 }
 
 /// An errno as the oracle prints it.
-pub fn errno_name(e: i32) -> &'static str {
-    Errno(e).name()
+pub fn errno_name(e: i32) -> String {
+    match Errno(e).name() {
+        "E?" => format!("errno {e}"),
+        n => n.to_string(),
+    }
 }

@@ -87,10 +87,10 @@ pub fn rmdir_outcomes(ds: &[Decision], may_be_empty: bool, may_be_full: bool) ->
 }
 
 pub fn show(o: &Outcomes) -> String {
-    let v: Vec<&str> = o
+    let v: Vec<String> = o
         .iter()
         .map(|x| match x {
-            None => "ok",
+            None => "ok".to_string(),
             Some(e) => super::live::errno_name(*e),
         })
         .collect();

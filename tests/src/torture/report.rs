@@ -99,12 +99,12 @@ impl Report {
     /// directories' keys), oldest first, at most [`MINIMAL_LOG_LINES`].
     pub fn minimal_log(&self, keys: &[String]) -> Vec<String> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        // The same path or caller; a parent directory only when the operation moved it.
         let related = |r: &OpRecord| {
+            let moves = r.what.starts_with("rename") || r.what.starts_with("app remove");
             r.keys.iter().any(|k| {
                 keys.iter().any(|w| {
-                    k == w
-                        || (!k.starts_with("uid:") && w.starts_with(&format!("{k}/")))
-                        || (!w.starts_with("uid:") && k.starts_with(&format!("{w}/")))
+                    k == w || (moves && !k.starts_with("uid:") && w.starts_with(&format!("{k}/")))
                 })
             })
         };

@@ -198,7 +198,9 @@ impl Run {
     /// Does creating a marked name through the mount fail with EIO? (If the daemon opens lower
     /// files without going through libc, the shim cannot inject anything.)
     fn eio_injection_works(&self) -> bool {
-        let p = self.mnt.join(format!("Download/torture-probe-{EIO_MARK}.bin"));
+        let p = self
+            .mnt
+            .join(format!("Download/torture-probe-{EIO_MARK}.bin"));
         let q = p.clone();
         let got = timed_as(0, move || sys::create(&q, b"probe"));
         if matches!(got, Timed::Done(Ok(()))) {
