@@ -10,9 +10,11 @@ use super::live::{mpd_timed, timed_as, Live, Timed};
 use super::model::{key, FileState, Model};
 use super::report::Report;
 use super::rng::Rng;
-use mediaprovider_policy::{Grant, VolPath};
+use mediaprovider_policy::store::Store;
+use mediaprovider_policy::{Caller, Grant, VolPath};
 use mediaproviderd_tests::sys;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,15 +59,20 @@ impl Admin {
             let pause = 80 + self.rng.below(250) as u64;
             std::thread::sleep(Duration::from_millis(pause));
             let live = Arc::clone(&self.live);
-            let _admin = live.admin.lock().unwrap_or_else(|e| e.into_inner());
-            let _g = live.gate.read().unwrap_or_else(|e| e.into_inner());
-            if self.live.stopping() {
-                break;
-            }
             if self.uninstall_at.is_some_and(|t| Instant::now() >= t) {
+                // Not cut by a kill: whether `app remove` reached the store and the lower tree
+                // halfway would be guesswork.
+                let _admin = live.admin.lock().unwrap_or_else(|e| e.into_inner());
+                let _g = live.gate.read().unwrap_or_else(|e| e.into_inner());
                 self.uninstall_at = None;
                 self.uninstall();
                 continue;
+            }
+            // Permission and grant commands may be cut short by a kill (that is when the
+            // daemon is busy invalidating dentries); the store then says what happened.
+            let _g = live.gate.read().unwrap_or_else(|e| e.into_inner());
+            if self.live.stopping() {
+                break;
             }
             match self.rng.below(10) {
                 0..=3 => self.toggle_permission(),
@@ -97,22 +104,64 @@ impl Admin {
             next.push(perm);
         }
         let id = lock(&self.model).begin_caller(app.uid, app.caller(&next, true));
+        let t = self.moment();
         let res = self.app_cmd(&[sub, "--package", &pkg, perm]);
-        if res.is_ok() {
-            if held {
-                self.perms[i].retain(|p| p != perm);
-            } else {
-                self.perms[i].push(perm.to_string());
+        let cut = res.is_err() && self.cut_short(t);
+        let after = match (&res, cut) {
+            (Ok(_), _) => {
+                let c = app.caller(&next, true);
+                let owned: Vec<String> = next.iter().map(|s| s.to_string()).collect();
+                self.perms[i] = owned;
+                c
             }
-        }
-        let perms: Vec<&str> = self.perms[i].iter().map(String::as_str).collect();
-        lock(&self.model).end_caller(app.uid, id, app.caller(&perms, true));
+            (Err(_), true) => match self.stored_caller(app.uid) {
+                Some(c) => {
+                    self.perms[i] = c.perms.names().iter().map(|s| s.to_string()).collect();
+                    c
+                }
+                None => {
+                    let perms: Vec<&str> = self.perms[i].iter().map(String::as_str).collect();
+                    app.caller(&perms, true)
+                }
+            },
+            (Err(_), false) => {
+                let perms: Vec<&str> = self.perms[i].iter().map(String::as_str).collect();
+                app.caller(&perms, true)
+            }
+        };
+        lock(&self.model).end_caller(app.uid, id, after);
         let what = format!("app {sub} {pkg} {perm}");
         self.log(&what, vec![format!("uid:{}", app.uid)], &res);
-        if let Err(e) = res {
+        if let (Err(e), false) = (res, cut) {
             self.report
                 .violation("app-command-failed", &format!("{what}: {e}"), &[]);
         }
+    }
+
+    /// (epoch, down) now, to tell later whether a kill cut a command short.
+    fn moment(&self) -> (u64, bool) {
+        (
+            self.live.epoch.load(Ordering::SeqCst),
+            self.live.down.load(Ordering::SeqCst),
+        )
+    }
+
+    fn cut_short(&self, before: (u64, bool)) -> bool {
+        let now = self.moment();
+        before.1 || now.1 || before.0 != now.0
+    }
+
+    /// The identity the store holds for `uid` (after a command a kill cut short).
+    fn stored_caller(&self, uid: u32) -> Option<Caller> {
+        Store::open(&self.db).ok()?.caller(uid).ok()
+    }
+
+    /// The grant the store holds for `uid` on `path`.
+    fn stored_grant(&self, uid: u32, path: &VolPath) -> Option<Grant> {
+        let store = Store::open(&self.db).ok()?;
+        let caller = store.caller(uid).ok()?;
+        let row = store.file(path).ok()??;
+        store.grant_for(&caller, row.id).ok()
     }
 
     fn log(&self, what: &str, keys: Vec<String>, res: &Result<String, String>) {
@@ -174,16 +223,24 @@ impl Admin {
             args.push("--write");
         }
         args.push(&path);
+        let t = self.moment();
         let res = self.app_cmd(&args);
+        let cut = res.is_err() && self.cut_short(t);
+        let stored = if cut {
+            self.stored_grant(app.uid, &file.path)
+        } else {
+            None
+        };
         let mut m = lock(&self.model);
         let before = m
             .grants
             .get(&(app.uid, file.id))
             .map_or(Grant::None, |h| h.current);
-        let after = match (&res, write) {
-            (Ok(_), true) => Grant::Write,
-            (Ok(_), false) => before.max(Grant::Read),
-            (Err(_), _) => before,
+        let after = match (&res, write, stored) {
+            (Ok(_), true, _) => Grant::Write,
+            (Ok(_), false, _) => before.max(Grant::Read),
+            (Err(_), _, Some(g)) => g,
+            (Err(_), _, None) => before,
         };
         m.end_grant(app.uid, file.id, id, after);
         // A file changed meanwhile (renamed, deleted, not indexed yet) may refuse the grant.
@@ -199,7 +256,7 @@ impl Admin {
             vec![key(&file.path), format!("uid:{}", app.uid)],
             &res,
         );
-        if let (Err(e), true) = (&res, stable) {
+        if let (Err(e), true, false) = (&res, stable, cut) {
             if !CHAOS_DIRS.iter().any(|d| path.starts_with(d)) {
                 self.report.violation(
                     "app-command-failed",
