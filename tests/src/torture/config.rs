@@ -33,7 +33,7 @@ impl Config {
             seed,
             passthrough: true,
             threads: 4,
-            lower_mib: 32,
+            lower_mib: 24,
             eio: true,
         };
         let mut it = args.iter();

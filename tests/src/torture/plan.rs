@@ -230,7 +230,7 @@ impl Planner {
     fn content(&mut self, palette: &Palette, ext: &str) -> Arc<Content> {
         if ext == "bin" && self.rng.chance(60) {
             // Big blobs fill a small lower tree (ENOSPC).
-            let len = (1 << 20) + self.rng.below(3 << 20);
+            let len = (1 << 20) + self.rng.below(4 << 20);
             return synthetic(&mut self.rng, len);
         }
         palette.pick(&mut self.rng, ext, 48 * 1024)
