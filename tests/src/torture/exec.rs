@@ -94,8 +94,10 @@ impl Ctx {
     /// Runs `plan`; returns false if it was skipped (the guard refused it).
     pub fn run(&self, plan: &Plan) -> bool {
         let uid = self.app.uid;
-        let mut keys: Vec<String> = plan.paths().iter().map(|p| key(p)).collect();
-        keys.push(format!("uid:{uid}"));
+        // Logged under its paths; a violation also pulls in the caller's identity changes.
+        let keys: Vec<String> = plan.paths().iter().map(|p| key(p)).collect();
+        let mut blame = keys.clone();
+        blame.push(format!("uid:{uid}"));
         let mut m = lock(&self.model);
         let t0 = m.op_start();
         // Mutations outside the app's partition are only tried where the policy refuses them
@@ -133,7 +135,7 @@ impl Ctx {
                 drop(m);
                 self.report
                     .record(&self.actor(), &plan.describe(), keys.clone(), "HUNG");
-                self.live.hang(&self.report, &plan.describe(), &keys);
+                self.live.hang(&self.report, &plan.describe(), &blame);
                 return true;
             }
             Timed::Crashed(msg) => {
@@ -152,7 +154,7 @@ impl Ctx {
                     self.report.violation(
                         "child-crashed",
                         &format!("{}: {} — {msg}", self.actor(), plan.describe()),
-                        &keys,
+                        &blame,
                     );
                 }
                 return true;
@@ -225,7 +227,7 @@ impl Ctx {
         self.report
             .record(&self.actor(), &plan.describe(), keys.clone(), &outcome);
         for (class, d) in problems {
-            self.report.violation(class, &d, &keys);
+            self.report.violation(class, &d, &blame);
         }
         true
     }
