@@ -511,7 +511,8 @@ impl Planner {
             }
             13 => {
                 let d = own_dir(rng)?;
-                if d.depth() < 3 {
+                // Partition roots (including Android/{data,media}/<pkg>) stay where they are.
+                if d.depth() < 3 || app.partition.iter().any(|p| key(p) == key(&d)) {
                     return None;
                 }
                 self.counter += 1;
