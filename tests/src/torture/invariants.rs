@@ -57,7 +57,8 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
                 owner: rows.get(k).and_then(|r| r.owner.clone()),
                 content: Content::new("lower-after-kill".into(), bytes),
                 partial: false,
-                fuse_pending: false,
+                // A create the kill cut short stays pending (hidden from others' listings).
+                fuse_pending: rows.get(k).is_some_and(|r| r.fuse_pending),
             })
         });
         let after = after.map(|mut f| {
