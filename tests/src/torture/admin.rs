@@ -412,7 +412,15 @@ impl Admin {
                 fuse_pending: false,
             }),
             (Ok(()), None) => None,
-            (Err(_), _) => before,
+            // A write the tmpfs cut short (ENOSPC) leaves what it leaves: ask the lower tree.
+            (Err(_), _) => super::lower::read(&self.lower, &path).map(|(vp, bytes)| FileState {
+                id: before.as_ref().map_or_else(|| m.new_id(), |b| b.id),
+                path: vp,
+                owner: None,
+                content: Content::new("lower-after-failed-write".into(), bytes),
+                partial: false,
+                fuse_pending: false,
+            }),
         };
         m.end_file(&k, cid, after);
         drop(m);
