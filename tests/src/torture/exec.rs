@@ -200,7 +200,14 @@ impl Ctx {
             ));
         }
         if let Obs::Bytes(Ok(bytes)) = &obs {
-            if let Some((class, d)) = oracle::check_read(bytes, &exp.worlds, &exp.decisions) {
+            let behind_back = plan.paths().iter().any(|p| {
+                super::admin::CHAOS_DIRS
+                    .iter()
+                    .any(|d| p.as_str().starts_with(d))
+            });
+            if let Some((class, d)) =
+                oracle::check_read(bytes, &exp.worlds, &exp.decisions, !behind_back)
+            {
                 problems.push((
                     class,
                     format!("{}: {} — {d}", self.actor(), plan.describe()),
