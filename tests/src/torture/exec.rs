@@ -199,6 +199,11 @@ impl Ctx {
                 ),
             ));
         }
+        let behind_back = plan.paths().iter().any(|p| {
+            super::admin::CHAOS_DIRS
+                .iter()
+                .any(|d| p.as_str().starts_with(d))
+        });
         if let Obs::Bytes(Ok(bytes)) = &obs {
             let behind_back = plan.paths().iter().any(|p| {
                 super::admin::CHAOS_DIRS
@@ -239,7 +244,25 @@ impl Ctx {
         self.report
             .record(&self.actor(), &plan.describe(), keys.clone(), &outcome);
         for (class, d) in problems {
-            self.report.violation(class, &d, &blame);
+            let answer = if class == "errno-mismatch" {
+                format!(
+                    " -> {} (allowed {})",
+                    describe_obs(&obs),
+                    oracle::show(&exp.outcomes)
+                )
+            } else {
+                String::new()
+            };
+            let sig = format!(
+                "{class}: {}{answer}{}",
+                plan.name(),
+                if behind_back {
+                    " [file changed behind the daemon's back]"
+                } else {
+                    ""
+                }
+            );
+            self.report.violation_as(class, &sig, &d, &blame);
         }
         true
     }

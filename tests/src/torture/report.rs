@@ -29,7 +29,8 @@ struct Log {
 
 const RING: usize = 50_000;
 const MINIMAL_LOG_LINES: usize = 40;
-const DETAILED_PER_CLASS: usize = 10;
+/// Violations printed in full per signature (a frequent defect must not hide the others).
+const DETAILED_PER_SIGNATURE: usize = 3;
 
 #[derive(Default)]
 pub struct Counters {
@@ -48,6 +49,8 @@ pub struct Report {
     seq: AtomicU64,
     log: Mutex<Log>,
     violations: Mutex<BTreeMap<&'static str, Vec<String>>>,
+    /// Violations grouped by what went wrong (class, operation, answer): count, first detail.
+    signatures: Mutex<BTreeMap<String, (usize, String)>>,
     pub counters: Counters,
     /// Set by a violation that makes going on pointless (a hang, a daemon that will not die).
     pub fatal: AtomicBool,
@@ -64,6 +67,7 @@ impl Report {
                 file: File::create(log_path).ok().map(BufWriter::new),
             }),
             violations: Mutex::new(BTreeMap::new()),
+            signatures: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
             fatal: AtomicBool::new(false),
         }
@@ -122,11 +126,30 @@ impl Report {
 
     /// Records a violation of `class` and prints it with its minimal log.
     pub fn violation(&self, class: &'static str, detail: &str, keys: &[String]) {
+        self.violation_as(class, class, detail, keys);
+    }
+
+    /// [`Report::violation`], grouped under `signature` (e.g. class, operation and answer).
+    pub fn violation_as(
+        &self,
+        class: &'static str,
+        signature: &str,
+        detail: &str,
+        keys: &[String],
+    ) {
+        self.violations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(class)
+            .or_default()
+            .push(detail.to_string());
         let n = {
-            let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
-            let list = v.entry(class).or_default();
-            list.push(detail.to_string());
-            list.len()
+            let mut sigs = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+            let e = sigs
+                .entry(signature.to_string())
+                .or_insert_with(|| (0, detail.to_string()));
+            e.0 += 1;
+            e.0
         };
         if let Some(f) = self
             .log
@@ -137,7 +160,7 @@ impl Report {
         {
             let _ = writeln!(f, "VIOLATION [{class}] {detail}");
         }
-        if n > DETAILED_PER_CLASS {
+        if n > DETAILED_PER_SIGNATURE {
             return;
         }
         let mut msg = format!(
@@ -170,6 +193,17 @@ impl Report {
         v.iter()
             .map(|(c, l)| (*c, l.len(), l.first().cloned().unwrap_or_default()))
             .collect()
+    }
+
+    /// Violations by signature, most frequent first: (signature, count, first detail).
+    pub fn signatures(&self) -> Vec<(String, usize, String)> {
+        let s = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<(String, usize, String)> = s
+            .iter()
+            .map(|(k, (n, d))| (k.clone(), *n, d.clone()))
+            .collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.1));
+        v
     }
 
     pub fn flush(&self) {

@@ -450,7 +450,7 @@ impl Run {
             "log": self.log_path.display().to_string(),
         });
         println!("{summary}");
-        for (class, n, first) in &v {
+        for (sig, n, first) in self.report.signatures() {
             let first: String = first
                 .lines()
                 .next()
@@ -458,7 +458,7 @@ impl Run {
                 .chars()
                 .take(300)
                 .collect();
-            eprintln!("torture: {n} × {class}; first: {first}");
+            eprintln!("torture: {n} × {sig}\n    first: {first}");
         }
         eprintln!(
             "torture: seed {} — {} violations; replay with --seed {} (same flags)",
