@@ -1,11 +1,12 @@
 //! The other half of [`super::exec`]: what a plan may answer (the policy's decisions in every
 //! world, widened only by injected faults), listings, and how the model follows the answer.
 
+use super::changes::Pending;
 use super::content::Content;
-use super::exec::{Ctx, Expect, Obs, Pending, EIO_MARK};
+use super::exec::{Ctx, Expect, Obs, EIO_MARK};
 use super::model::{key, parent_key, FileState, Model};
+use super::ops::{AccessMode, Plan};
 use super::oracle::{self, Outcomes};
-use super::plan::{AccessMode, Plan};
 use mediaprovider_policy::paths::fold;
 use mediaprovider_policy::rules::{self, Op};
 use mediaprovider_policy::{FileFacts, VolPath};

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod apps;
+pub mod changes;
 pub mod config;
 pub mod content;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod judge;
 pub mod live;
 pub mod lower;
 pub mod model;
+pub mod ops;
 pub mod oracle;
 pub mod plan;
 pub mod report;
