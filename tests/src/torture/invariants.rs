@@ -47,10 +47,21 @@ pub fn check(m: &mut Model, report: &Report, lower: &Path, db: &Path, when: &str
         .chain(lower_dirs.iter().cloned())
         .filter(|k| open(k))
         .collect();
+    // A rename the kill cut short may have moved a file to a key the model did not expect:
+    // it is the same row (same id, so grants follow it), recognised by its content.
+    let moved_from: HashMap<u64, FileState> = lenient
+        .iter()
+        .filter(|k| !lower_files.contains_key(*k))
+        .filter_map(|k| m.file(k).cloned())
+        .map(|f| (f.content.hash, f))
+        .collect();
     for k in &lenient {
         let after = lower_files.get(k).and_then(|p| {
             let bytes = std::fs::read(lower.join(p.as_str())).ok()?;
-            let old = m.file(k).cloned();
+            let old = m
+                .file(k)
+                .cloned()
+                .or_else(|| moved_from.get(&super::content::fnv(&bytes)).cloned());
             Some(FileState {
                 id: old.as_ref().map_or(0, |o| o.id),
                 path: p.clone(),
