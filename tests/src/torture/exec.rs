@@ -98,6 +98,12 @@ impl Ctx {
         let keys: Vec<String> = plan.paths().iter().map(|p| key(p)).collect();
         let mut blame = keys.clone();
         blame.push(format!("uid:{uid}"));
+        // …and the `.nomedia` files that decide whether its directories hide it.
+        let mut dir = plan.paths()[0].parent();
+        while let Some(d) = dir {
+            blame.push(format!("{}/.nomedia", key(&d)));
+            dir = d.parent();
+        }
         let mut m = lock(&self.model);
         let t0 = m.op_start();
         // Mutations outside the app's partition are only tried where the policy refuses them
