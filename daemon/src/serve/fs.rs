@@ -660,7 +660,7 @@ impl Filesystem for MediaFs {
             self.entry(&caller, parent.0, &actual, &md, path.file_name())
         })();
         match r {
-            Ok((attr, ttl)) => reply.entry_with_ttls(&ATTR_TTL, &ttl, &attr, Generation(0)),
+            Ok((attr, ttl)) => reply.entry(&ttl, &attr, Generation(0)),
             Err(e) => reply.error(e),
         }
     }
@@ -777,7 +777,7 @@ impl Filesystem for MediaFs {
             Ok((path, md, _)) => {
                 let ino =
                     lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true, md.ino());
-                reply.entry_with_ttls(&ATTR_TTL, &NO_TTL, &attr_from(&md, ino), Generation(0));
+                reply.entry(&NO_TTL, &attr_from(&md, ino), Generation(0));
             }
             Err(e) => reply.error(e),
         }
@@ -821,7 +821,7 @@ impl Filesystem for MediaFs {
             self.entry(&caller, parent.0, &path, &md, path.file_name())
         })();
         match r {
-            Ok((attr, ttl)) => reply.entry_with_ttls(&ATTR_TTL, &ttl, &attr, Generation(0)),
+            Ok((attr, ttl)) => reply.entry(&ttl, &attr, Generation(0)),
             Err(e) => reply.error(e),
         }
     }

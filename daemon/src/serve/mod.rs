@@ -157,7 +157,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         },
         None => None,
     };
-    let mut session = match (handed_over, fuse_fd) {
+    let session = match (handed_over, fuse_fd) {
         (Some(owned), _) => Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config),
         (None, Some(fd)) => {
             if fd < 3 {
@@ -180,7 +180,6 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     spawn_notifier(session.notifier(), rx);
     indexer::spawn(db.clone(), lower.clone());
     spawn_control(&sock, fs.clone())?;
-    let mut unmounter = session.unmount_callable();
     let stats_file = a.get("stats").map(PathBuf::from);
     let mount_for_signals = mount.clone();
     let inherited = fuse_fd.is_some() || fuse_socket.is_some();
@@ -206,7 +205,9 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
                         forget_control(&db_for_signals, &sock_for_signals);
                         std::process::exit(0);
                     }
-                    if let Err(e) = unmounter.unmount() {
+                    // The session owns its mount once spawned: unmount by path (fuser 0.17 has
+                    // no public `Session::run` to keep an unmounter usable).
+                    if let Err(e) = nix::mount::umount(&mount_for_signals) {
                         // Busy (files held open): detach it; it goes once they close.
                         log::info!("unmount: {e}; detaching the mount");
                         if let Err(e) = nix::mount::umount2(
@@ -229,7 +230,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::failed(format!("signal thread: {e}")))?;
 
-    let result = session.run();
+    let result = session.spawn().and_then(|background| background.join());
     forget_control(&db, &sock);
     result.map_err(|e| CliError::failed(format!("session: {e}")))?;
     log::info!("unmounted; exiting");
