@@ -1,7 +1,7 @@
 //! `mediaproviderd app …`: register packages, permissions and per-item grants. Each command
 //! commits to the store, then tells a running daemon (if any) and waits for it to apply.
 
-use super::{args, open_store, print_json, CliError};
+use super::{args, create_store, open_store, print_json, CliError, StoreContext};
 use crate::control::{self, Request};
 use crate::lower;
 use mediaprovider_policy::identity::{
@@ -86,8 +86,10 @@ fn add(argv: &[String]) -> Result<(), CliError> {
         legacy: a.has("legacy"),
         perms: parse_perms(a.all("grant"))?,
     };
-    let store = open_store(a.require("db")?)?;
-    store.add_package(&pkg)?;
+    let store = create_store(a.require("db")?)?;
+    store
+        .add_package(&pkg)
+        .doing(|| format!("adding package {}", pkg.name))?;
     notify(&store, &Request::Refresh)?;
     print_json(&package_json(&pkg));
     Ok(())

@@ -255,6 +255,24 @@ pub fn receive_fuse_fd(stream: &UnixStream) -> Result<OwnedFd, String> {
     Ok(fd)
 }
 
+/// `--fuse-fd FD`: an inherited, open /dev/fuse fd (not stdin/stdout/stderr).
+pub fn check_inherited_fd(fd: RawFd) -> Result<(), String> {
+    if fd < 3 {
+        return Err("must be an inherited fd >= 3".into());
+    }
+    // SAFETY: F_GETFD only reads the fd's flags; an fd that is not open yields EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EBADF) {
+            "not an open file descriptor (the mounter must pass it without FD_CLOEXEC)".into()
+        } else {
+            format!("{e}")
+        });
+    }
+    // SAFETY: the fd is open (checked above) and stays open for the duration of the check.
+    check_fuse_fd(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
 /// The kernel's split of a device number (nix has no major/minor for Android).
 fn major_minor(dev: u64) -> (u64, u64) {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000);
@@ -269,6 +287,7 @@ pub fn check_fuse_fd(fd: BorrowedFd<'_>) -> Result<(), String> {
     if kind != SFlag::S_IFCHR {
         return Err("the received fd is not a character device".into());
     }
+    #[allow(clippy::useless_conversion)] // dev_t is narrower than u64 on some targets
     let (maj, min) = major_minor(u64::from(st.st_rdev));
     if (maj, min) != (FUSE_MAJOR, FUSE_MINOR) {
         return Err(format!(

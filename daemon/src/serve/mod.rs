@@ -51,6 +51,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             "--fuse-fd and --fuse-socket are mutually exclusive",
         ));
     }
+    if let Some(fd) = fuse_fd {
+        handoff::check_inherited_fd(fd)
+            .map_err(|e| CliError::usage(format!("--fuse-fd {fd}: {e}")))?;
+    }
     if !lower.is_dir() {
         return Err(CliError::usage(format!(
             "--lower: {} is not a directory",
@@ -75,7 +79,11 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     if db.starts_with(&lower) {
         return Err(CliError::usage("--db must be outside the lower tree"));
     }
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if a.get("db").is_some() {
+        // An explicit store's directory must exist: a typo must not mkdir -p a new tree.
+        crate::cli::check_db_dir(&db)?;
+    } else if let Some(dir) = db.parent() {
+        // The documented default location is ours to create.
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::failed(format!("--db directory {}: {e}", dir.display())))?;
     }
@@ -160,10 +168,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let session = match (handed_over, fuse_fd) {
         (Some(owned), _) => Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config),
         (None, Some(fd)) => {
-            if fd < 3 {
-                return Err(CliError::usage("--fuse-fd must be an inherited fd >= 3"));
-            }
-            // SAFETY: the mounter handed this fd over for us to own; it is not used elsewhere.
+            // SAFETY: checked open above (check_inherited_fd); the mounter handed it over for us
+            // to own and it is not used elsewhere.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             Session::from_fd(MediaFs(fs.clone()), owned, SessionACL::All, config)
         }
