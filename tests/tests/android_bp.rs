@@ -21,6 +21,9 @@
 //! * no unknown module types or property names (typos are silently ignored by a HashMap-based
 //!   parser, not by Soong).
 
+#[path = "android_bp/policy_tests.rs"]
+mod policy_tests;
+
 use android_bp::{BluePrint, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -1171,12 +1174,22 @@ fn compile_time_reads(root: &Path, c: &Crate, errs: &mut Vec<String>) -> Vec<(St
     let mut files = Vec::new();
     walk(&crate_dir.join("src"), &mut files);
     files.sort();
+    reads_in_files(root, &crate_dir, &files, errs)
+}
+
+/// Files that `files` (sources of the crate in `crate_dir`) read at compile time.
+fn reads_in_files(
+    root: &Path,
+    crate_dir: &Path,
+    files: &[PathBuf],
+    errs: &mut Vec<String>,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for f in files {
-        let Ok(text) = fs::read_to_string(&f) else {
+        let Ok(text) = fs::read_to_string(f) else {
             continue;
         };
-        let rel_file = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        let rel_file = f.strip_prefix(root).unwrap_or(f).display().to_string();
         for (lineno, line) in text.lines().enumerate() {
             let code = line.trim_start();
             if code.starts_with("//") {
@@ -1190,7 +1203,7 @@ fn compile_time_reads(root: &Path, c: &Crate, errs: &mut Vec<String>) -> Vec<(St
                     let (base, lit) = if let Some(a) =
                         arg.strip_prefix("concat!(env!(\"CARGO_MANIFEST_DIR\"),")
                     {
-                        (crate_dir.clone(), a.trim_start())
+                        (crate_dir.to_path_buf(), a.trim_start())
                     } else {
                         (f.parent().unwrap_or(root).to_path_buf(), arg)
                     };
@@ -1386,6 +1399,9 @@ fn check(inp: &Inputs) -> Vec<String> {
             )),
         }
     }
+
+    // Integration suites of the policy crate: every one runs under atest.
+    policy_tests::check(&inp.root, &bp, &policy, &mut errs);
 
     // Report each problem once.
     let mut seen = BTreeSet::new();
@@ -1688,4 +1704,53 @@ fn ci_builds_and_tests_against_the_aosp_versions() {
             "scripts/aosp-versions.sh no longer mentions {needle:?}"
         );
     }
+}
+
+#[test]
+fn rejects_policy_suite_without_test_module() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "srcs: [\"policy/tests/store.rs\"],",
+            "srcs: [\"policy/tests/stores.rs\"],",
+        )
+    });
+    assert_rejected(&errs, "no rust_test for policy/tests/store.rs");
+}
+
+#[test]
+fn rejects_corpus_suite_without_corpus_data() {
+    let errs = mutated(|i| replace_once(&mut i.bp, "        \"testdata/corpus/**/*\",\n", ""));
+    assert_rejected(&errs, "data lacks \"testdata/corpus/**/*\"");
+}
+
+#[test]
+fn rejects_policy_suite_missing_compile_data() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "    compile_data: [\"policy/src/rules.rs\"],\n",
+            "",
+        )
+    });
+    assert_rejected(
+        &errs,
+        "add it to `mediaprovider_policy_rules_table_test` compile_data",
+    );
+}
+
+#[test]
+fn rejects_policy_suite_linking_what_cargo_does_not() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "        \"libmediaprovider_policy\",\n        \"libserde_json\",\n    ],\n    host_supported",
+            "        \"libmediaprovider_policy\",\n        \"libfuser\",\n    ],\n    host_supported",
+        )
+    });
+    assert_rejected(&errs, "has \"libfuser\"");
+    assert_rejected(
+        &errs,
+        "uses serde_json but rustlibs lacks \"libserde_json\"",
+    );
 }
