@@ -28,6 +28,9 @@ pub enum CliError {
         #[source]
         source: StoreError,
     },
+    /// A store error from a call that named no context (its own message says "store: …").
+    #[error(transparent)]
+    StoreFailed(StoreError),
     /// A file the command needed could not be used.
     #[error("{}: {source}", path.display())]
     Io {
@@ -48,7 +51,11 @@ impl CliError {
     pub fn code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Store { source, .. } if is_bad_input(source) => 2,
+            CliError::Store { source, .. } | CliError::StoreFailed(source)
+                if is_bad_input(source) =>
+            {
+                2
+            }
             _ => 1,
         }
     }
@@ -67,10 +74,7 @@ impl From<StoreError> for CliError {
         if is_bad_input(&e) {
             CliError::Usage(e.to_string())
         } else {
-            CliError::Store {
-                doing: "store".into(),
-                source: e,
-            }
+            CliError::StoreFailed(e)
         }
     }
 }
@@ -148,4 +152,36 @@ pub fn open_store(db: &str) -> Result<Store, CliError> {
 /// Prints one JSON value as a line on stdout.
 pub fn print_json(v: &serde_json::Value) {
     println!("{v}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_what_was_being_done_and_map_exit_codes() {
+        let r: Result<(), StoreError> = Err(StoreError::Corrupt("bad header".into()));
+        let e = r.doing(|| "reconciling with /x".into()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "reconciling with /x: store is corrupt: bad header"
+        );
+        assert_eq!(e.code(), 1);
+        assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
+
+        let r: Result<(), StoreError> = Err(StoreError::UnknownPackage("com.x".into()));
+        let e = r.doing(|| "granting".into()).unwrap_err();
+        assert_eq!(
+            (e.to_string().as_str(), e.code()),
+            ("unknown package 'com.x'", 2)
+        );
+
+        // Without context: the store's own message, not "store: store: …".
+        let e = CliError::from(StoreError::TooNew(9));
+        assert_eq!(
+            e.to_string(),
+            "store schema version 9 is newer than this build"
+        );
+        assert_eq!(e.code(), 1);
+    }
 }
