@@ -69,12 +69,14 @@ with_fuser() { echo "patch.crates-io.fuser.path=\"$scratch/$1\""; }
 cd "$scratch/probe"
 # Warnings of the published crate are not ours to fix here.
 export RUSTFLAGS="--cap-lints=allow"
-CARGO_TARGET_DIR=$scratch/target-host cargo build --release --quiet --config "$(with_fuser patched)"
+# One target dir for the host and the android builds: shared dependencies are built once.
+export CARGO_TARGET_DIR=$scratch/target
+cargo build --release --quiet --config "$(with_fuser patched)"
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
   skip_or_fail "multi-threaded probe needs root and /dev/fuse"
 else
   mnt=$(mktemp -d "$scratch/mnt.XXXXXX")
-  out=$("$scratch/target-host/release/fuser_probe" "$mnt" 4) || { rmdir "$mnt"; exit 1; }
+  out=$("$CARGO_TARGET_DIR/release/fuser_probe" "$mnt" 4) || { rmdir "$mnt"; exit 1; }
   umount "$mnt" 2>/dev/null || true
   rmdir "$mnt"
   echo "fuser-android-patch: probe with 4 threads: $out"
@@ -92,18 +94,20 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-linux-android; then
   skip_or_fail "rust target x86_64-linux-android not installed (rustup target add x86_64-linux-android)"
 else
-  if CARGO_TARGET_DIR=$scratch/target-android-published cargo check --quiet --lib \
+  if cargo build --quiet --lib --release \
     --target x86_64-linux-android --config "$(with_fuser published)" 2>/dev/null; then
     echo "fuser-android-patch: published fuser $version now compiles for android; is 0001 still needed?" >&2
     exit 1
   fi
   echo "fuser-android-patch: target_os=android: published fuser $version does not compile (libc::ENOATTR); 0001 fixes it"
+  deps=$CARGO_TARGET_DIR/x86_64-linux-android/release/deps
   for d in unpatched patched; do
-    rm -rf "$scratch/target-android-$d/x86_64-linux-android/release/deps/fuser_probe-"*.ll
-    CARGO_TARGET_DIR=$scratch/target-android-$d cargo rustc --quiet --lib --release \
+    rm -f "$deps"/fuser_probe-*.ll
+    cargo rustc --quiet --lib --release \
       --target x86_64-linux-android --config "$(with_fuser $d)" -- --emit=llvm-ir
+    cat "$deps"/fuser_probe-*.ll >"$scratch/probe-$d.ll"
   done
-  ir() { echo "$scratch/target-android-$1"/x86_64-linux-android/release/deps/fuser_probe-*.ll; }
+  ir() { echo "$scratch/probe-$1.ll"; }
   if ! grep -qF "$refusal" $(ir unpatched); then
     echo "fuser-android-patch: unpatched android build lacks the refusal; the check no longer sees it" >&2
     exit 1
