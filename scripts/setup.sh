@@ -24,3 +24,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2
   exit 1
 fi
+
+# scripts/aosp-versions.sh type-checks the daemon for target_os = "android" when this target is
+# there (std only; no NDK needed for `cargo check`). Optional: it says SKIP without it.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx x86_64-linux-android; then
+  echo "setup: adding rust target x86_64-linux-android" >&2
+  rustup target add x86_64-linux-android >/dev/null 2>&1 \
+    || echo "setup: could not add x86_64-linux-android; the android type-check will be skipped" >&2
+fi

@@ -26,20 +26,48 @@ fn init_logging() {
     }
 }
 
+/// What the command line asked for, once parsed far enough to dispatch.
 fn run(argv: &[String]) -> Result<(), CliError> {
     let Some((cmd, rest)) = argv.split_first() else {
-        return Err(CliError::usage(cli::USAGE));
+        // A bare `mediaproviderd`: the full usage, as an error (no command was given).
+        eprintln!("{}", cli::help::usage());
+        std::process::exit(2);
     };
+    match cmd.as_str() {
+        "--version" | "-V" | "version" => {
+            println!("{}", cli::help::version());
+            return Ok(());
+        }
+        "--help" | "-h" | "help" => {
+            let page = match rest {
+                [] => Some(cli::help::usage()),
+                words => cli::help::page(&words.join(" ")),
+            };
+            return match page {
+                Some(p) => {
+                    println!("{p}");
+                    Ok(())
+                }
+                None => Err(CliError::usage(format!(
+                    "help: unknown command '{}'",
+                    rest.join(" ")
+                ))),
+            };
+        }
+        _ => {}
+    }
+    if let Some(key) = cli::help::requested(cmd, rest) {
+        let page = cli::help::page(&key)
+            .ok_or_else(|| CliError::usage(format!("unknown command '{key}' (try --help)")))?;
+        println!("{page}");
+        return Ok(());
+    }
     match cmd.as_str() {
         "app" => cli::app::run(rest),
         "scan" => cli::scan::run(rest),
         "explain" => cli::explain::run(rest),
         "ranges" => cli::ranges::run(rest),
         "serve" => serve::run(rest),
-        "help" | "--help" | "-h" => {
-            eprintln!("{}", cli::USAGE);
-            Ok(())
-        }
         other => Err(CliError::usage(format!(
             "unknown command '{other}' (try --help)"
         ))),
@@ -50,7 +78,11 @@ fn main() {
     init_logging();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if let Err(e) = run(&argv) {
-        eprintln!("mediaproviderd: {}", e.message.lines().next().unwrap_or(""));
-        std::process::exit(e.code);
+        let message = e.to_string();
+        eprintln!(
+            "mediaproviderd: {}",
+            message.lines().next().unwrap_or_default()
+        );
+        std::process::exit(e.code());
     }
 }

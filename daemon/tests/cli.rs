@@ -63,6 +63,8 @@ fn setup(tag: &str) -> Env {
     fs::write(lower.join("Pictures/Priv/.nomedia"), b"").unwrap();
     fs::write(lower.join("Pictures/Priv/p.jpg"), b"\xff\xd8\xff\xd9").unwrap();
     fs::write(lower.join("Android/data/com.owner/files/x.bin"), b"x").unwrap();
+    // Only `serve` and `app add` create a store; the other commands need one to exist.
+    Store::open(&dir.join("media.db")).unwrap();
     let db = dir.join("media.db").to_string_lossy().into_owned();
     let lower = lower.to_string_lossy().into_owned();
     Env { dir, db, lower }

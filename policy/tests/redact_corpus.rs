@@ -3,7 +3,8 @@
 //! `tools/check_redaction.py ORIG COPY --strict` must pass. Files that `expected.json` marks as
 //! carrying location must yield `has_location()`.
 //!
-//! Corpus: `$MEDIAPROVIDERD_CORPUS`, else `<policy>/../../shared/corpus`; the checker is
+//! Corpus: `$MEDIAPROVIDERD_CORPUS`, else `testdata/corpus` beside the test binary (atest's
+//! `data:`), else `<policy>/../../shared/corpus`; the checker is
 //! `<corpus>/../tools/check_redaction.py`. Without the corpus or the checker's dependencies
 //! (python3 + Pillow + pillow-heif, exiftool, ffmpeg/ffprobe) the test prints why and passes,
 //! unless `CI=true`, where it fails.
@@ -62,11 +63,24 @@ mod redact {
         Ok(r.has_location())
     }
 
+    /// `$MEDIAPROVIDERD_CORPUS`; else `testdata/corpus` beside the test binary, where atest
+    /// installs Android.bp's `data:`; else the shared corpus next to the Cargo workspace.
+    fn corpus_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("MEDIAPROVIDERD_CORPUS") {
+            return PathBuf::from(dir);
+        }
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("testdata/corpus")));
+        match beside_binary {
+            Some(d) if d.is_dir() => d,
+            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        }
+    }
+
     #[test]
     fn corpus_passes_strict_oracle() {
-        let corpus = std::env::var_os("MEDIAPROVIDERD_CORPUS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
+        let corpus = corpus_dir();
         let checker = corpus.join("../tools/check_redaction.py");
         if !corpus.is_dir() || !checker.is_file() {
             return skip_or_fail(&format!("no corpus/checker at {}", corpus.display()));

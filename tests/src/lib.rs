@@ -1423,8 +1423,9 @@ mod tests {
     fn builds_the_daemon() {
         let bin = daemon_bin();
         assert!(bin.is_file());
-        let (st, _, err) = mpd(&["--help"]);
+        // Help is asked for: stdout, exit 0.
+        let (st, out, err) = mpd(&["--help"]);
         assert!(st.success(), "{err}");
-        assert!(err.contains("serve"), "{err}");
+        assert!(out.contains("serve"), "{out}");
     }
 }

@@ -10,14 +10,19 @@
 //!   `cfg(not(target_os = "android"))` deps), and nothing else is;
 //! * every Cargo feature requested for a vendored crate is built by AOSP (`VENDORED` below,
 //!   copied from external/rust/android-crates-io/crates/*/Android.bp; see
-//!   ../shared/reference/android-packaging.md), and the version requirement matches the
-//!   vendored version;
+//!   ../shared/reference/android-packaging.md), and the version requirement accepts the
+//!   vendored version (android/aosp-versions.toml); crates whose requirement is knowingly ahead
+//!   of AOSP must be pinned there, and .ci/run must build and test against those pins
+//!   (scripts/aosp-versions.sh): compatibility is shown by that build, not claimed here;
 //! * host + device `rust_test` modules exist for both crates (`general-tests`,
 //!   `auto_gen_config`, `compile_multilib: "first"`) and carry the dev-dependencies;
 //! * nothing needs a build script, and files read with `include_str!`/`include_bytes!` are in
 //!   `compile_data`;
 //! * no unknown module types or property names (typos are silently ignored by a HashMap-based
 //!   parser, not by Soong).
+
+#[path = "android_bp/policy_tests.rs"]
+mod policy_tests;
 
 use android_bp::{BluePrint, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,8 +40,6 @@ struct Vendored {
     krate: &'static str,
     /// Soong module name.
     module: &'static str,
-    /// Newest vendored version seen.
-    version: &'static str,
     /// `features:` of the vendored `rust_library`.
     features: &'static [&'static str],
     /// What the crate's own `default` feature turns on (upstream Cargo.toml).
@@ -51,7 +54,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "fuser",
         module: "libfuser",
-        version: "0.17.0",
         // cfgs: ["fuser_mount_impl=\"pure-rust\""] is set by libfuser itself.
         features: &["default"],
         crate_defaults: &[],
@@ -61,7 +63,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "rusqlite",
         module: "librusqlite",
-        version: "0.40.2",
         // No `cache` (no prepare_cached), no `bundled`, `functions`, `blob`, `backup`, ...
         features: &["fallible_uint", "trace"],
         crate_defaults: &["cache", "ffi-sqlite-wasm-rs"],
@@ -71,7 +72,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "nix",
         module: "libnix",
-        version: "0.31.3",
         // The fixed AOSP list: no `dir`, `ptrace`, `hostname`, `reboot`, ...
         features: &[
             "event",
@@ -101,7 +101,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "libc",
         module: "liblibc",
-        version: "0.2.186",
         features: &["default", "extra_traits", "std"],
         crate_defaults: &["std"],
         host: true,
@@ -110,7 +109,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "log",
         module: "liblog_rust",
-        version: "0.4.33",
         features: &["std"],
         crate_defaults: &[],
         host: true,
@@ -119,7 +117,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "serde_json",
         module: "libserde_json",
-        version: "1.0.150",
         features: &["default", "std"],
         crate_defaults: &["std"],
         host: true,
@@ -128,7 +125,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "android_logger",
         module: "libandroid_logger",
-        version: "0.15.0",
         features: &["default", "regex"],
         crate_defaults: &["regex"],
         // Device only: no host variant.
@@ -138,7 +134,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "env_logger",
         module: "libenv_logger",
-        version: "0.11.6",
         // Built without default features (no color, humantime, regex).
         features: &[],
         crate_defaults: &["auto-color", "humantime", "regex"],
@@ -148,7 +143,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "thiserror",
         module: "libthiserror",
-        version: "2.0.18",
         features: &["std"],
         crate_defaults: &["std"],
         host: true,
@@ -157,7 +151,6 @@ const VENDORED: &[Vendored] = &[
     Vendored {
         krate: "anyhow",
         module: "libanyhow",
-        version: "1.0.104",
         features: &["default", "std"],
         crate_defaults: &["std"],
         host: true,
@@ -169,11 +162,13 @@ const VENDORED: &[Vendored] = &[
 const LOCAL: &[(&str, &str)] = &[("mediaprovider_policy", "libmediaprovider_policy")];
 
 /// Cargo version requirements knowingly ahead of AOSP: (crate, cargo requirement, why it is ok).
+/// Each skewed crate must be pinned in android/aosp-versions.toml, so that
+/// scripts/aosp-versions.sh (run by .ci/run) builds and tests the workspace against the AOSP
+/// version: that build, not this table, is what shows the code works with both.
 const VERSION_SKEW: &[(&str, &str, &str)] = &[(
     "fuser",
     "0.18",
-    "AOSP vendors 0.17.0; Filesystem trait identical, daemon uses only \
-     Session::from_fd/spawn/join (present in both)",
+    "AOSP vendors 0.17.0; built and tested against it by scripts/aosp-versions.sh",
 )];
 
 /// Module types this file may contain, with the properties each may set. Anything else is a
@@ -309,11 +304,38 @@ struct Inputs {
     daemon: String,
 }
 
+/// The tree to check. scripts/aosp-versions.sh runs the suites in a copy whose manifests it
+/// pinned on purpose and points this at the tree it copied.
 fn repo_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("MEDIAPROVIDERD_SOURCE_ROOT") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// `[versions]` of android/aosp-versions.toml: the versions AOSP vendors (their one home).
+fn aosp_versions() -> &'static BTreeMap<String, String> {
+    static VERSIONS: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+    VERSIONS.get_or_init(|| {
+        let text = read(&repo_root(), "android/aosp-versions.toml");
+        let doc: toml::Table = text
+            .parse()
+            .unwrap_or_else(|e| panic!("android/aosp-versions.toml: {e}"));
+        let Some(toml::Value::Table(versions)) = doc.get("versions") else {
+            panic!("android/aosp-versions.toml has no [versions] table");
+        };
+        versions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect()
+    })
+}
+
+fn aosp_version(krate: &str) -> Option<String> {
+    aosp_versions().get(krate).cloned()
 }
 
 fn read(root: &Path, rel: &str) -> String {
@@ -689,21 +711,28 @@ fn soong_name(c: &Crate, d: &Dep, errs: &mut Vec<String>) -> Option<(String, boo
     }
     match &d.version {
         None => errs.push(format!("{ctx}: `{}` has no version requirement", d.krate)),
-        Some(req) => match req_matches(req, v.version) {
-            Ok(true) => {}
-            Ok(false) => {
-                if !VERSION_SKEW
-                    .iter()
-                    .any(|(k, r, _)| *k == d.krate && r == req)
-                {
-                    errs.push(format!(
+        Some(req) => match aosp_version(v.krate).map(|vendored| req_matches(req, &vendored)) {
+            None => errs.push(format!(
+                "{ctx}: `{}` has no version in android/aosp-versions.toml",
+                d.krate
+            )),
+            Some(matched) => match matched {
+                Ok(true) => {}
+                Ok(false) => {
+                    if !VERSION_SKEW
+                        .iter()
+                        .any(|(k, r, _)| *k == d.krate && r == req)
+                    {
+                        errs.push(format!(
                         "{ctx}: `{} = \"{req}\"` does not match the version AOSP vendors ({}); \
                          use a compatible requirement or document the skew in VERSION_SKEW",
-                        d.krate, v.version
+                        d.krate,
+                        aosp_version(v.krate).unwrap_or_default()
                     ));
+                    }
                 }
-            }
-            Err(e) => errs.push(format!("{ctx}: `{}`: {e}", d.krate)),
+                Err(e) => errs.push(format!("{ctx}: `{}`: {e}", d.krate)),
+            },
         },
     }
     if d.place == Where::Common || d.place == Where::Host {
@@ -1145,12 +1174,22 @@ fn compile_time_reads(root: &Path, c: &Crate, errs: &mut Vec<String>) -> Vec<(St
     let mut files = Vec::new();
     walk(&crate_dir.join("src"), &mut files);
     files.sort();
+    reads_in_files(root, &crate_dir, &files, errs)
+}
+
+/// Files that `files` (sources of the crate in `crate_dir`) read at compile time.
+fn reads_in_files(
+    root: &Path,
+    crate_dir: &Path,
+    files: &[PathBuf],
+    errs: &mut Vec<String>,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for f in files {
-        let Ok(text) = fs::read_to_string(&f) else {
+        let Ok(text) = fs::read_to_string(f) else {
             continue;
         };
-        let rel_file = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        let rel_file = f.strip_prefix(root).unwrap_or(f).display().to_string();
         for (lineno, line) in text.lines().enumerate() {
             let code = line.trim_start();
             if code.starts_with("//") {
@@ -1164,7 +1203,7 @@ fn compile_time_reads(root: &Path, c: &Crate, errs: &mut Vec<String>) -> Vec<(St
                     let (base, lit) = if let Some(a) =
                         arg.strip_prefix("concat!(env!(\"CARGO_MANIFEST_DIR\"),")
                     {
-                        (crate_dir.clone(), a.trim_start())
+                        (crate_dir.to_path_buf(), a.trim_start())
                     } else {
                         (f.parent().unwrap_or(root).to_path_buf(), arg)
                     };
@@ -1360,6 +1399,9 @@ fn check(inp: &Inputs) -> Vec<String> {
             )),
         }
     }
+
+    // Integration suites of the policy crate: every one runs under atest.
+    policy_tests::check(&inp.root, &bp, &policy, &mut errs);
 
     // Report each problem once.
     let mut seen = BTreeSet::new();
@@ -1619,4 +1661,96 @@ fn caret_requirements() {
     assert_eq!(req_matches("2", "1.0.150"), Ok(false));
     assert_eq!(req_matches("0.2", "0.2.186"), Ok(true));
     assert!(req_matches(">=0.2", "0.2.186").is_err());
+}
+
+#[test]
+fn every_vendored_crate_has_a_pinned_aosp_version() {
+    for v in VENDORED {
+        let version = aosp_version(v.krate)
+            .unwrap_or_else(|| panic!("{} has no version in android/aosp-versions.toml", v.krate));
+        assert!(
+            triple(&version).is_some_and(|t| t.3 == 3),
+            "android/aosp-versions.toml: {} = {version:?} is not an exact x.y.z version",
+            v.krate
+        );
+    }
+    for (krate, _, _) in VERSION_SKEW {
+        assert!(
+            VENDORED.iter().any(|v| v.krate == *krate),
+            "VERSION_SKEW names {krate}, which is not in VENDORED"
+        );
+    }
+}
+
+/// The skew above is only acceptable because CI builds and tests against the pins.
+#[test]
+fn ci_builds_and_tests_against_the_aosp_versions() {
+    let root = repo_root();
+    let ci = read(&root, ".ci/run");
+    assert!(
+        ci.lines()
+            .map(str::trim)
+            .any(|l| !l.starts_with('#') && l.contains("scripts/aosp-versions.sh")),
+        ".ci/run does not run scripts/aosp-versions.sh"
+    );
+    let script = read(&root, "scripts/aosp-versions.sh");
+    for needle in [
+        "android/aosp-versions.toml",
+        "cargo build --workspace --all-targets",
+        "cargo test --workspace",
+    ] {
+        assert!(
+            script.contains(needle),
+            "scripts/aosp-versions.sh no longer mentions {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn rejects_policy_suite_without_test_module() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "srcs: [\"policy/tests/store.rs\"],",
+            "srcs: [\"policy/tests/stores.rs\"],",
+        )
+    });
+    assert_rejected(&errs, "no rust_test for policy/tests/store.rs");
+}
+
+#[test]
+fn rejects_corpus_suite_without_corpus_data() {
+    let errs = mutated(|i| replace_once(&mut i.bp, "        \"testdata/corpus/**/*\",\n", ""));
+    assert_rejected(&errs, "data lacks \"testdata/corpus/**/*\"");
+}
+
+#[test]
+fn rejects_policy_suite_missing_compile_data() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "    compile_data: [\"policy/src/rules.rs\"],\n",
+            "",
+        )
+    });
+    assert_rejected(
+        &errs,
+        "add it to `mediaprovider_policy_rules_table_test` compile_data",
+    );
+}
+
+#[test]
+fn rejects_policy_suite_linking_what_cargo_does_not() {
+    let errs = mutated(|i| {
+        replace_once(
+            &mut i.bp,
+            "        \"libmediaprovider_policy\",\n        \"libserde_json\",\n    ],\n    host_supported",
+            "        \"libmediaprovider_policy\",\n        \"libfuser\",\n    ],\n    host_supported",
+        )
+    });
+    assert_rejected(&errs, "has \"libfuser\"");
+    assert_rejected(
+        &errs,
+        "uses serde_json but rustlibs lacks \"libserde_json\"",
+    );
 }

@@ -1,7 +1,7 @@
 //! `mediaproviderd app …`: register packages, permissions and per-item grants. Each command
 //! commits to the store, then tells a running daemon (if any) and waits for it to apply.
 
-use super::{args, open_store, print_json, CliError};
+use super::{args, create_store, open_store, print_json, CliError, StoreContext};
 use crate::control::{self, Request};
 use crate::lower;
 use mediaprovider_policy::identity::{
@@ -86,8 +86,10 @@ fn add(argv: &[String]) -> Result<(), CliError> {
         legacy: a.has("legacy"),
         perms: parse_perms(a.all("grant"))?,
     };
-    let store = open_store(a.require("db")?)?;
-    store.add_package(&pkg)?;
+    let store = create_store(a.require("db")?)?;
+    store
+        .add_package(&pkg)
+        .doing(|| format!("adding package {}", pkg.name))?;
     notify(&store, &Request::Refresh)?;
     print_json(&package_json(&pkg));
     Ok(())
@@ -102,10 +104,11 @@ fn permissions(argv: &[String], grant: bool) -> Result<(), CliError> {
     let store = open_store(a.require("db")?)?;
     let name = a.require("package")?;
     let pkg = if grant {
-        store.update_permissions(name, perms, PermSet::empty())?
+        store.update_permissions(name, perms, PermSet::empty())
     } else {
-        store.update_permissions(name, PermSet::empty(), perms)?
-    };
+        store.update_permissions(name, PermSet::empty(), perms)
+    }
+    .doing(|| format!("updating permissions of {name}"))?;
     notify(&store, &Request::Refresh)?;
     print_json(&package_json(&pkg));
     Ok(())
@@ -147,9 +150,13 @@ fn grant_file(argv: &[String], grant: bool) -> Result<(), CliError> {
             index_from_lower(&store, &path)?;
         }
         if grant {
-            store.grant_file(name, &path, a.has("write"))?;
+            store
+                .grant_file(name, &path, a.has("write"))
+                .doing(|| format!("granting {path} to {name}"))?;
         } else {
-            store.revoke_file(name, &path)?;
+            store
+                .revoke_file(name, &path)
+                .doing(|| format!("revoking {path} from {name}"))?;
         }
         done.push(path.to_string());
     }
@@ -169,13 +176,15 @@ fn index_from_lower(store: &Store, path: &VolPath) -> Result<(), CliError> {
     if !md.is_file() {
         return Err(CliError::usage(format!("'{path}' is not a file")));
     }
-    store.upsert_file(&mediaprovider_policy::store::NewFile {
-        path,
-        owner: mediaprovider_policy::store::implied_owner(path).as_deref(),
-        size: std::os::unix::fs::MetadataExt::size(&md),
-        mtime_ns: mediaprovider_policy::store::mtime_ns(&md),
-        fuse_pending: false,
-    })?;
+    store
+        .upsert_file(&mediaprovider_policy::store::NewFile {
+            path,
+            owner: mediaprovider_policy::store::implied_owner(path).as_deref(),
+            size: std::os::unix::fs::MetadataExt::size(&md),
+            mtime_ns: mediaprovider_policy::store::mtime_ns(&md),
+            fuse_pending: false,
+        })
+        .doing(|| format!("indexing {path}"))?;
     Ok(())
 }
 
@@ -183,7 +192,10 @@ fn remove(argv: &[String]) -> Result<(), CliError> {
     let a = args::parse(argv, &["db", "package"], &[])?;
     a.no_positionals()?;
     let store = open_store(a.require("db")?)?;
-    let pkg = store.remove_package(a.require("package")?)?;
+    let name = a.require("package")?;
+    let pkg = store
+        .remove_package(name)
+        .doing(|| format!("removing package {name}"))?;
     let request = Request::Remove {
         package: pkg.name.clone(),
     };
@@ -232,13 +244,15 @@ fn import_packages_list(argv: &[String]) -> Result<(), CliError> {
             existing += 1;
             continue;
         }
-        store.add_package(&Package {
-            name: e.package.clone(),
-            uid: e.uid,
-            target_sdk: DEFAULT_TARGET_SDK,
-            legacy: false,
-            perms: PermSet::empty(),
-        })?;
+        store
+            .add_package(&Package {
+                name: e.package.clone(),
+                uid: e.uid,
+                target_sdk: DEFAULT_TARGET_SDK,
+                legacy: false,
+                perms: PermSet::empty(),
+            })
+            .doing(|| format!("adding package {} from {file}", e.package))?;
         added += 1;
     }
     notify(&store, &Request::Refresh)?;

@@ -1,6 +1,6 @@
 //! `mediaproviderd scan --db FILE --lower DIR`: reconcile the store with the lower tree.
 
-use super::{args, open_store, print_json, CliError};
+use super::{args, open_store, print_json, CliError, StoreContext};
 use std::path::Path;
 use std::time::Instant;
 
@@ -16,7 +16,9 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     }
     let store = open_store(a.require("db")?)?;
     let t = Instant::now();
-    let s = store.reconcile(lower)?;
+    let s = store
+        .reconcile(lower)
+        .doing(|| format!("reconciling with {}", lower.display()))?;
     let secs = t.elapsed().as_secs_f64();
     print_json(&serde_json::json!({
         "files": s.files,

@@ -15,7 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, recvmsg, sockopt, ControlMessageOwned, MsgFlags, UnixAddr};
-use nix::sys::stat::{fstat, major, minor, SFlag};
+use nix::sys::stat::{fstat, SFlag};
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -255,6 +255,31 @@ pub fn receive_fuse_fd(stream: &UnixStream) -> Result<OwnedFd, String> {
     Ok(fd)
 }
 
+/// `--fuse-fd FD`: an inherited, open /dev/fuse fd (not stdin/stdout/stderr).
+pub fn check_inherited_fd(fd: RawFd) -> Result<(), String> {
+    if fd < 3 {
+        return Err("must be an inherited fd >= 3".into());
+    }
+    // SAFETY: F_GETFD only reads the fd's flags; an fd that is not open yields EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EBADF) {
+            "not an open file descriptor (the mounter must pass it without FD_CLOEXEC)".into()
+        } else {
+            format!("{e}")
+        });
+    }
+    // SAFETY: the fd is open (checked above) and stays open for the duration of the check.
+    check_fuse_fd(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// The kernel's split of a device number (nix has no major/minor for Android).
+fn major_minor(dev: u64) -> (u64, u64) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000);
+    let minor = (dev & 0xff) | ((dev >> 12) & 0xffff_ff00);
+    (major, minor)
+}
+
 /// The fd must be the FUSE character device (10:229), opened read-write.
 pub fn check_fuse_fd(fd: BorrowedFd<'_>) -> Result<(), String> {
     let st = fstat(fd).map_err(|e| format!("fstat of the received fd: {e}"))?;
@@ -262,7 +287,8 @@ pub fn check_fuse_fd(fd: BorrowedFd<'_>) -> Result<(), String> {
     if kind != SFlag::S_IFCHR {
         return Err("the received fd is not a character device".into());
     }
-    let (maj, min) = (major(st.st_rdev), minor(st.st_rdev));
+    #[allow(clippy::useless_conversion)] // dev_t is narrower than u64 on some targets
+    let (maj, min) = major_minor(u64::from(st.st_rdev));
     if (maj, min) != (FUSE_MAJOR, FUSE_MINOR) {
         return Err(format!(
             "the received fd is device {maj}:{min}, not /dev/fuse ({FUSE_MAJOR}:{FUSE_MINOR})"
@@ -287,6 +313,16 @@ mod tests {
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         sendmsg::<UnixAddr>(s.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None).unwrap();
+    }
+
+    #[test]
+    fn device_numbers_split_like_the_kernel() {
+        // /dev/fuse (10:229), and a large one: makedev(0x12345, 0x6789a).
+        assert_eq!(major_minor(libc::makedev(10, 229)), (10, 229));
+        assert_eq!(
+            major_minor(libc::makedev(0x12345, 0x6789a)),
+            (0x12345, 0x6789a)
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             "--fuse-fd and --fuse-socket are mutually exclusive",
         ));
     }
+    if let Some(fd) = fuse_fd {
+        handoff::check_inherited_fd(fd)
+            .map_err(|e| CliError::usage(format!("--fuse-fd {fd}: {e}")))?;
+    }
     if !lower.is_dir() {
         return Err(CliError::usage(format!(
             "--lower: {} is not a directory",
@@ -87,7 +91,11 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     if db.starts_with(&lower) {
         return Err(CliError::usage("--db must be outside the lower tree"));
     }
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if a.get("db").is_some() {
+        // An explicit store's directory must exist: a typo must not mkdir -p a new tree.
+        crate::cli::check_db_dir(&db)?;
+    } else if let Some(dir) = db.parent() {
+        // The documented default location is ours to create.
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::failed(format!("--db directory {}: {e}", dir.display())))?;
     }
