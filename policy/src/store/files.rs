@@ -35,7 +35,7 @@ const FILE_WITH_GRANT: &str = "SELECT id, path, owner, mime, media_type, size, m
 const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime_ns, is_pending, \
      is_trashed, fuse_pending, location FROM files WHERE path_key=?1";
 
-fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
+pub(super) fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
     Ok(FileRow {
         id: r.get(0)?,

@@ -3,11 +3,15 @@
 //! unique index, so a lookup by path is O(log n) whatever the lower filesystem's case rules.
 
 mod files;
+mod generations;
+mod media;
 mod packages;
 mod reconcile;
 mod schema;
 
 pub use files::{implied_owner, FileRow, NewFile};
+pub use generations::SETTING_VERSION;
+pub use media::{MediaRow, RowFilter, SortKey};
 pub use reconcile::{mtime_ns, ReconcileStats};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement};
