@@ -4,6 +4,7 @@
 pub mod app;
 pub mod args;
 pub mod explain;
+pub mod provider;
 pub mod ranges;
 pub mod scan;
 
@@ -85,4 +86,8 @@ pub const USAGE: &str = "usage:
   mediaproviderd app import-packages-list --db FILE FILE
   mediaproviderd scan    --db FILE --lower DIR
   mediaproviderd explain --db FILE --lower DIR --uid UID --op OP PATH [NEWPATH]
-  mediaproviderd ranges  FILE";
+  mediaproviderd ranges  FILE
+  mediaproviderd query   --db FILE --uid UID [--collection images|video|audio|downloads|files] [--path-prefix DIR] [--mime TYPE] [--include-pending] [--include-trashed] [--favorites] [--sort date_taken|date_modified|date_added|display_name|size|generation] [--desc] [--limit N] [--offset N]
+  mediaproviderd changes --db FILE --uid UID --since GENERATION
+  mediaproviderd trash|untrash|favorite|unfavorite --db FILE --uid UID PATH...
+  mediaproviderd maintain --db FILE --lower DIR [--now EPOCH_SECONDS]";

@@ -214,6 +214,35 @@ impl Inner {
         Ok(())
     }
 
+    // ---- provider half (SPEC §11): names changed outside a FUSE request ------------------
+
+    /// A file was renamed (trash/untrash) or deleted (`maintain`) in the lower tree and the
+    /// store by the query socket: move or detach its inode names and drop the kernel's cached
+    /// dentries for both names, so every later lookup sees the change.
+    pub fn name_changed(&self, old: &VolPath, new: Option<&VolPath>) {
+        let mut inodes = lock(&self.inodes);
+        let mut dir = ROOT_INO;
+        for comp in old.parent().unwrap_or_default().components() {
+            match inodes.find(dir, comp, View::Real) {
+                Some(i) => dir = i,
+                None => return, // the kernel never looked the directory up: nothing cached
+            }
+        }
+        match new {
+            Some(n) => inodes.rename(dir, old.file_name(), dir, n),
+            None => {
+                inodes.detach_name(dir, old.file_name());
+            }
+        }
+        drop(inodes);
+        self.send_inval(Inval::Entry(dir, old.file_name().to_string()));
+        if let Some(n) = new {
+            self.send_inval(Inval::Entry(dir, n.file_name().to_string()));
+        }
+    }
+
+    // ---- end of provider half ----------------------------------------------------------
+
     fn send_inval(&self, i: Inval) {
         let _ = lock(&self.inval).send(i);
     }

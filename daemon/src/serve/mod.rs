@@ -7,6 +7,8 @@ mod handoff;
 mod indexer;
 mod inodes;
 mod packages_watch;
+mod provider_tasks;
+mod query_socket;
 mod stats;
 
 use crate::cli::{args, CliError};
@@ -180,6 +182,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     spawn_notifier(session.notifier(), rx);
     indexer::spawn(db.clone(), lower.clone());
     spawn_control(&sock, fs.clone())?;
+    start_provider(&db, &lower, fs.clone())?; // provider half (SPEC §11): query socket + tasks
     let mut unmounter = session.unmount_callable();
     let stats_file = a.get("stats").map(PathBuf::from);
     let mount_for_signals = mount.clone();
@@ -238,6 +241,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
 /// On the way out: `app` commands must not try to reach this daemon any more.
 fn forget_control(db: &Path, sock: &Path) {
+    let _ = std::fs::remove_file(crate::provider::socket_path_for(db));
     if let Ok(store) = Store::open(db) {
         let _ = store.clear_setting(SETTING_CONTROL);
     }
@@ -286,6 +290,15 @@ fn spawn_notifier(notifier: Notifier, rx: mpsc::Receiver<Inval>) {
                 };
             }
         });
+}
+
+/// The provider half: the `<db>.query` socket and the background metadata/maintain tasks,
+/// both telling the FUSE side about names they change.
+fn start_provider(db: &Path, lower: &Path, fs: Arc<Inner>) -> Result<(), CliError> {
+    let hook: query_socket::NameHook = Arc::new(move |old, new| fs.name_changed(old, new));
+    query_socket::start(db, lower, hook.clone()).map_err(CliError::failed)?;
+    provider_tasks::spawn(db, lower, hook);
+    Ok(())
 }
 
 fn spawn_control(sock: &Path, fs: Arc<Inner>) -> Result<(), CliError> {

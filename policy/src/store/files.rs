@@ -201,7 +201,7 @@ impl Store {
         let special = parse_special_name(new.file_name());
         tx.execute(
             "UPDATE files SET path=?2, path_key=?3, parent_key=?4, mime=?5, media_type=?6,
-                 is_pending=?7, is_trashed=?8, location=location
+                 is_pending=?7, is_trashed=?8, location=location, date_expires=?9
              WHERE path_key=?1",
             params![
                 old.key(),
@@ -212,6 +212,13 @@ impl Store {
                 media as i64,
                 matches!(special, Some(SpecialName::Pending { .. })),
                 matches!(special, Some(SpecialName::Trashed { .. })),
+                // The expiry lives in pending/trashed names (SPEC §5.7, §11 `maintain`).
+                match special {
+                    Some(SpecialName::Pending { expires } | SpecialName::Trashed { expires }) => {
+                        Some(expires as i64)
+                    }
+                    None => None,
+                },
             ],
         )?;
         tx.commit()?;
