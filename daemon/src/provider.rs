@@ -94,7 +94,8 @@ pub fn parse(v: &Value) -> Result<Request, ReqError> {
         "query" => Command::Query(parse_query(obj)?),
         "changes" => Command::Changes {
             since: uint_key(obj, "since")?
-                .ok_or_else(|| ReqError::invalid("changes needs \"since\""))? as i64,
+                .ok_or_else(|| ReqError::invalid("changes needs \"since\""))?
+                as i64,
         },
         other => {
             let paths = match obj.get("paths") {
@@ -198,7 +199,8 @@ pub fn execute(
     emit: &mut dyn FnMut(Value),
     now: i64,
 ) -> Result<(), ReqError> {
-    let store_err = |e: mediaprovider_policy::StoreError| ReqError::new(Errno::EIO, format!("store: {e}"));
+    let store_err =
+        |e: mediaprovider_policy::StoreError| ReqError::new(Errno::EIO, format!("store: {e}"));
     match &req.cmd {
         Command::Query(q) => {
             catch_up(ctx);
@@ -247,7 +249,8 @@ fn catch_up(ctx: &Ctx) {
 
 /// Carries out a plan: lower rename first, then the row, then the daemon's view.
 fn apply(ctx: &Ctx, plan: &Plan) -> Result<Value, ReqError> {
-    let store_err = |e: mediaprovider_policy::StoreError| ReqError::new(Errno::EIO, format!("store: {e}"));
+    let store_err =
+        |e: mediaprovider_policy::StoreError| ReqError::new(Errno::EIO, format!("store: {e}"));
     match plan {
         Plan::Favorite { path, on } => {
             ctx.store.set_favorite(path, *on).map_err(store_err)?;
@@ -256,12 +259,14 @@ fn apply(ctx: &Ctx, plan: &Plan) -> Result<Value, ReqError> {
         Plan::Rename { from, to } => {
             if from != to {
                 let lower = ctx.lower.ok_or_else(|| {
-                    ReqError::new(Errno::EIO, "the store records no lower tree (run serve or scan)")
+                    ReqError::new(
+                        Errno::EIO,
+                        "the store records no lower tree (run serve or scan)",
+                    )
                 })?;
-                let (old, _) = lower::resolve(lower, from)
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| ReqError::new(Errno::ENOENT, format!("{from}: not in the lower tree")))?;
+                let (old, _) = lower::resolve(lower, from).ok().flatten().ok_or_else(|| {
+                    ReqError::new(Errno::ENOENT, format!("{from}: not in the lower tree"))
+                })?;
                 let new = old.with_file_name(to.file_name());
                 if new.symlink_metadata().is_ok() {
                     return Err(ReqError::new(Errno::EEXIST, format!("{to} exists")));
@@ -376,7 +381,11 @@ fn open_files() -> std::collections::HashSet<PathBuf> {
         return set;
     };
     for p in procs.flatten() {
-        if !p.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+        if !p
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
             continue;
         }
         let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {

@@ -85,7 +85,18 @@ fn setup(tag: &str) -> Env {
         ("com.reader", "10001", "READ_MEDIA_IMAGES"),
         ("com.owner", "10002", "READ_MEDIA_AUDIO"),
     ] {
-        lines(&["app", "add", "--db", &e.db, "--package", pkg, "--uid", uid, "--grant", perm]);
+        lines(&[
+            "app",
+            "add",
+            "--db",
+            &e.db,
+            "--package",
+            pkg,
+            "--uid",
+            uid,
+            "--grant",
+            perm,
+        ]);
     }
     let scan = lines(&["scan", "--db", &e.db, "--lower", &e.lower]);
     assert_eq!(scan[0]["metadata_extracted"], 4);
@@ -99,7 +110,11 @@ fn query_changes_and_lifecycle_through_the_command_line() {
     let (r, end) = rows(&["query", "--db", db, "--uid", "10001", "--sort", "size"]);
     assert_eq!(
         paths(&r),
-        ["DCIM/Camera/a.jpg", "DCIM/Camera/b.jpg", "Android/media/com.owner/o.jpg"]
+        [
+            "DCIM/Camera/a.jpg",
+            "DCIM/Camera/b.jpg",
+            "Android/media/com.owner/o.jpg"
+        ]
     );
     assert_eq!(r[1]["width"], 5);
     assert_eq!(r[1]["height"], 4);
@@ -111,32 +126,91 @@ fn query_changes_and_lifecycle_through_the_command_line() {
     assert_eq!(paths(&r), ["Android/media/com.owner/o.jpg"]);
     // Paging.
     let (r, _) = rows(&[
-        "query", "--db", db, "--uid", "0", "--collection", "images", "--sort", "display_name",
-        "--desc", "--limit", "1", "--offset", "1",
+        "query",
+        "--db",
+        db,
+        "--uid",
+        "0",
+        "--collection",
+        "images",
+        "--sort",
+        "display_name",
+        "--desc",
+        "--limit",
+        "1",
+        "--offset",
+        "1",
     ]);
     assert_eq!(paths(&r), ["DCIM/Camera/b.jpg"]);
 
     // A reader may not trash or favorite someone else's file: EACCES, exit 1, one line.
-    fails(&["trash", "--db", db, "--uid", "10001", "DCIM/Camera/a.jpg"], 1, "EACCES");
-    fails(&["favorite", "--db", db, "--uid", "10001", "DCIM/Camera/a.jpg"], 1, "EACCES");
+    fails(
+        &["trash", "--db", db, "--uid", "10001", "DCIM/Camera/a.jpg"],
+        1,
+        "EACCES",
+    );
+    fails(
+        &[
+            "favorite",
+            "--db",
+            db,
+            "--uid",
+            "10001",
+            "DCIM/Camera/a.jpg",
+        ],
+        1,
+        "EACCES",
+    );
     // The owner may.
-    let t = lines(&["trash", "--db", db, "--uid", "10002", "Android/media/com.owner/o.jpg"]);
+    let t = lines(&[
+        "trash",
+        "--db",
+        db,
+        "--uid",
+        "10002",
+        "Android/media/com.owner/o.jpg",
+    ]);
     let trashed = t[0]["path"].as_str().unwrap().to_string();
-    assert!(trashed.starts_with("Android/media/com.owner/.trashed-"), "{trashed}");
-    assert!(fs::metadata(format!("{}/{trashed}", e.lower)).is_ok(), "renamed on disk");
+    assert!(
+        trashed.starts_with("Android/media/com.owner/.trashed-"),
+        "{trashed}"
+    );
+    assert!(
+        fs::metadata(format!("{}/{trashed}", e.lower)).is_ok(),
+        "renamed on disk"
+    );
     lines(&["favorite", "--db", db, "--uid", "10002", &trashed]);
     // Trashed rows: only with --include-trashed, only for those who may open them.
     let (r, _) = rows(&["query", "--db", db, "--uid", "10002"]);
     assert!(r.is_empty());
-    let (r, _) = rows(&["query", "--db", db, "--uid", "10002", "--include-trashed", "--favorites"]);
+    let (r, _) = rows(&[
+        "query",
+        "--db",
+        db,
+        "--uid",
+        "10002",
+        "--include-trashed",
+        "--favorites",
+    ]);
     assert_eq!(paths(&r), [trashed.as_str()]);
     assert_eq!(r[0]["is_trashed"], true);
     assert_eq!(r[0]["is_favorite"], true);
     let (r, _) = rows(&["query", "--db", db, "--uid", "10001", "--include-trashed"]);
-    assert!(!paths(&r).contains(&trashed.as_str()), "trashed names are owner-only");
+    assert!(
+        !paths(&r).contains(&trashed.as_str()),
+        "trashed names are owner-only"
+    );
 
     // changes since g0: the trashed+favorited row, seen by its owner.
-    let (c, end) = rows(&["changes", "--db", db, "--uid", "10002", "--since", &g0.to_string()]);
+    let (c, end) = rows(&[
+        "changes",
+        "--db",
+        db,
+        "--uid",
+        "10002",
+        "--since",
+        &g0.to_string(),
+    ]);
     assert_eq!(paths(&c), [trashed.as_str()]);
     assert!(end["generation"].as_i64().unwrap() > g0);
     assert_eq!(end["version"], version.as_str());
@@ -147,7 +221,15 @@ fn query_changes_and_lifecycle_through_the_command_line() {
     assert_eq!(u[0]["is_trashed"], false);
 
     // Deleted behind the daemon's back and rescanned: a tombstone.
-    let (before, end) = rows(&["query", "--db", db, "--uid", "0", "--path-prefix", "Download"]);
+    let (before, end) = rows(&[
+        "query",
+        "--db",
+        db,
+        "--uid",
+        "0",
+        "--path-prefix",
+        "Download",
+    ]);
     let id = before[0]["id"].clone();
     let g1 = end["generation"].as_i64().unwrap().to_string();
     fs::remove_file(format!("{}/Download/doc.pdf", e.lower)).unwrap();
@@ -169,17 +251,54 @@ fn maintain_deletes_what_expired_at_the_given_time() {
     fs::write(format!("{}/{pending}", e.lower), b"x").unwrap();
     lines(&["scan", "--db", db, "--lower", &e.lower]);
 
-    let m = lines(&["maintain", "--db", db, "--lower", &e.lower, "--now", &(old - 1).to_string()]);
+    let m = lines(&[
+        "maintain",
+        "--db",
+        db,
+        "--lower",
+        &e.lower,
+        "--now",
+        &(old - 1).to_string(),
+    ]);
     assert_eq!(m[0]["deleted"], 0, "nothing expired yet: {m:?}");
-    let m = lines(&["maintain", "--db", db, "--lower", &e.lower, "--now", &(old + 1).to_string()]);
+    let m = lines(&[
+        "maintain",
+        "--db",
+        db,
+        "--lower",
+        &e.lower,
+        "--now",
+        &(old + 1).to_string(),
+    ]);
     assert_eq!(m[0]["deleted"], 1, "the old pending file: {m:?}");
     assert!(fs::metadata(format!("{}/{pending}", e.lower)).is_err());
-    assert!(fs::metadata(format!("{}/{trashed}", e.lower)).is_ok(), "trash not expired yet");
-    let m = lines(&["maintain", "--db", db, "--lower", &e.lower, "--now", &(expires + 1).to_string()]);
+    assert!(
+        fs::metadata(format!("{}/{trashed}", e.lower)).is_ok(),
+        "trash not expired yet"
+    );
+    let m = lines(&[
+        "maintain",
+        "--db",
+        db,
+        "--lower",
+        &e.lower,
+        "--now",
+        &(expires + 1).to_string(),
+    ]);
     assert_eq!(m[0]["deleted"], 1, "{m:?}");
     assert!(fs::metadata(format!("{}/{trashed}", e.lower)).is_err());
-    let (r, _) = rows(&["query", "--db", db, "--uid", "0", "--include-trashed", "--include-pending"]);
-    assert!(!paths(&r).iter().any(|p| p.contains(".trashed-") || p.contains(".pending-")));
+    let (r, _) = rows(&[
+        "query",
+        "--db",
+        db,
+        "--uid",
+        "0",
+        "--include-trashed",
+        "--include-pending",
+    ]);
+    assert!(!paths(&r)
+        .iter()
+        .any(|p| p.contains(".trashed-") || p.contains(".pending-")));
 }
 
 #[test]
@@ -188,19 +307,55 @@ fn bad_input_exits_2_with_one_line() {
     let db = e.db.as_str();
     fails(&["query", "--db", db], 2, "--uid");
     fails(&["query", "--db", db, "--uid", "x"], 2, "--uid");
-    fails(&["query", "--db", db, "--uid", "0", "--sort", "nope"], 2, "sort");
-    fails(&["query", "--db", db, "--uid", "0", "--collection", "pics"], 2, "collection");
-    fails(&["query", "--db", db, "--uid", "0", "--limit", "-3"], 2, "--limit");
-    fails(&["query", "--db", db, "--uid", "0", "--path-prefix", "../etc"], 2, "path-prefix");
-    fails(&["query", "--db", db, "--uid", "0", "--bogus"], 2, "--bogus");
+    fails(
+        &["query", "--db", db, "--uid", "0", "--sort", "nope"],
+        2,
+        "sort",
+    );
+    fails(
+        &["query", "--db", db, "--uid", "0", "--collection", "pics"],
+        2,
+        "collection",
+    );
+    fails(
+        &["query", "--db", db, "--uid", "0", "--limit", "-3"],
+        2,
+        "--limit",
+    );
+    fails(
+        &["query", "--db", db, "--uid", "0", "--path-prefix", "../etc"],
+        2,
+        "path-prefix",
+    );
+    fails(
+        &["query", "--db", db, "--uid", "0", "--bogus"],
+        2,
+        "--bogus",
+    );
     fails(&["query", "--db", db, "--uid", "0", "extra"], 2, "extra");
     fails(&["changes", "--db", db, "--uid", "0"], 2, "since");
-    fails(&["changes", "--db", db, "--uid", "0", "--since", "-1"], 2, "--since");
+    fails(
+        &["changes", "--db", db, "--uid", "0", "--since", "-1"],
+        2,
+        "--since",
+    );
     fails(&["trash", "--db", db, "--uid", "0"], 2, "no path");
     fails(&["trash", "--db", db, "--uid", "0", "../x.jpg"], 2, "path");
     fails(&["maintain", "--db", db], 2, "--lower");
-    fails(&["maintain", "--db", db, "--lower", &e.lower, "--now", "soon"], 2, "--now");
-    fails(&["query", "--db", "/nonexistent-dir/x.db", "--uid", "0"], 2, "--db");
+    fails(
+        &["maintain", "--db", db, "--lower", &e.lower, "--now", "soon"],
+        2,
+        "--now",
+    );
+    fails(
+        &["query", "--db", "/nonexistent-dir/x.db", "--uid", "0"],
+        2,
+        "--db",
+    );
     // A missing file is a failure of the work, not of the input.
-    fails(&["untrash", "--db", db, "--uid", "0", "DCIM/none.jpg"], 1, "ENOENT");
+    fails(
+        &["untrash", "--db", db, "--uid", "0", "DCIM/none.jpg"],
+        1,
+        "ENOENT",
+    );
 }

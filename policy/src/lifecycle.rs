@@ -38,8 +38,14 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
     /// Rename the lower file, then the row (same directory). `from == to`: nothing to do.
-    Rename { from: VolPath, to: VolPath },
-    Favorite { path: VolPath, on: bool },
+    Rename {
+        from: VolPath,
+        to: VolPath,
+    },
+    Favorite {
+        path: VolPath,
+        on: bool,
+    },
 }
 
 /// A refused action: the errno and a one-line reason.
@@ -71,7 +77,10 @@ pub fn plan(
     );
     if !d.allowed() {
         // Private-dir denials look like absence elsewhere; here every refusal is EACCES (§11).
-        return Err((Errno::EACCES, format!("{path}: no write access ({})", d.rule)));
+        return Err((
+            Errno::EACCES,
+            format!("{path}: no write access ({})", d.rule),
+        ));
     }
     let parent = row.path.parent().unwrap_or_default();
     let name = row.path.file_name();

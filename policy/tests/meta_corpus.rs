@@ -58,7 +58,14 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// exiftool's `YYYY:MM:DD HH:MM:SS[+HH:MM]` (offset may come separately) → ms since epoch.
 fn exif_ms(date: &str, offset: Option<&str>) -> Option<i64> {
     let n = |r: std::ops::Range<usize>| date.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, s) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    let (y, mo, d, h, mi, s) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
     if y == 0 {
         return None;
     }
@@ -66,7 +73,10 @@ fn exif_ms(date: &str, offset: Option<&str>) -> Option<i64> {
     let off = offset.or_else(|| date.get(19..)).filter(|o| o.len() >= 6);
     if let Some(o) = off {
         let sign = if o.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = (o.get(1..3)?.parse::<i64>().ok()?, o.get(4..6)?.parse::<i64>().ok()?);
+        let (oh, om) = (
+            o.get(1..3)?.parse::<i64>().ok()?,
+            o.get(4..6)?.parse::<i64>().ok()?,
+        );
         secs -= sign * (oh * 3600 + om * 60);
     }
     Some(secs * 1000)
@@ -85,12 +95,19 @@ fn expected(t: &serde_json::Map<String, Value>) -> MediaMeta {
         let h = f(&format!("Track{i}:ImageHeight")).filter(|h| *h > 0.0)?;
         Some((w as i64, h as i64))
     });
-    let file = f("File:ImageWidth").zip(f("File:ImageHeight")).map(|(w, h)| (w as i64, h as i64));
+    let file = f("File:ImageWidth")
+        .zip(f("File:ImageHeight"))
+        .map(|(w, h)| (w as i64, h as i64));
     let composite = s("Composite:ImageSize").and_then(|v| {
         let (w, h) = v.split_once(' ')?;
         Some((w.parse().ok()?, h.parse().ok()?))
     });
-    let size = if timed { track.or(file) } else { file.or(track) }.or(composite);
+    let size = if timed {
+        track.or(file)
+    } else {
+        file.or(track)
+    }
+    .or(composite);
     m.width = size.map(|s| s.0);
     m.height = size.map(|s| s.1);
     m.orientation = f("IFD0:Orientation").and_then(|o| match o as i64 {
@@ -103,7 +120,11 @@ fn expected(t: &serde_json::Map<String, Value>) -> MediaMeta {
     let exif_date = s("ExifIFD:DateTimeOriginal")
         .and_then(|d| exif_ms(d, s("ExifIFD:OffsetTimeOriginal").filter(|o| !o.is_empty())));
     let movie_date = s("QuickTime:CreateDate").and_then(|d| exif_ms(d, Some("+00:00")));
-    m.date_taken_ms = if timed { movie_date.or(exif_date) } else { exif_date.or(movie_date) };
+    m.date_taken_ms = if timed {
+        movie_date.or(exif_date)
+    } else {
+        exif_date.or(movie_date)
+    };
     if timed {
         m.duration_ms = f("QuickTime:Duration").map(|d| (d * 1000.0).round() as i64);
     }
@@ -131,7 +152,11 @@ fn metadata_agrees_with_exiftool_on_the_corpus() {
     }
     let mut files = Vec::new();
     media_files(&dir, &mut files);
-    assert!(!files.is_empty(), "corpus at {} has no media", dir.display());
+    assert!(
+        !files.is_empty(),
+        "corpus at {} has no media",
+        dir.display()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for p in &files {
@@ -143,23 +168,36 @@ fn metadata_agrees_with_exiftool_on_the_corpus() {
         let got = extract(&fs::File::open(p).expect("corpus file opens"));
         let mut bad = Vec::new();
         if (got.width, got.height) != (want.width, want.height) {
-            bad.push(format!("size {:?}x{:?} want {:?}x{:?}", got.width, got.height, want.width, want.height));
+            bad.push(format!(
+                "size {:?}x{:?} want {:?}x{:?}",
+                got.width, got.height, want.width, want.height
+            ));
         }
         if got.orientation != want.orientation {
-            bad.push(format!("orientation {:?} want {:?}", got.orientation, want.orientation));
+            bad.push(format!(
+                "orientation {:?} want {:?}",
+                got.orientation, want.orientation
+            ));
         }
         if got.date_taken_ms != want.date_taken_ms {
-            bad.push(format!("date_taken {:?} want {:?}", got.date_taken_ms, want.date_taken_ms));
+            bad.push(format!(
+                "date_taken {:?} want {:?}",
+                got.date_taken_ms, want.date_taken_ms
+            ));
         }
         let dur_ok = match (got.duration_ms, want.duration_ms) {
             (Some(a), Some(b)) => (a - b).abs() <= 1,
             (a, b) => a == b,
         };
         if !dur_ok {
-            bad.push(format!("duration {:?} want {:?}", got.duration_ms, want.duration_ms));
+            bad.push(format!(
+                "duration {:?} want {:?}",
+                got.duration_ms, want.duration_ms
+            ));
         }
         // exiftool prints 16.16 fixed-point and ISO 6709 values rounded to 4–6 places.
-        if !close(got.latitude, want.latitude, 5e-5) || !close(got.longitude, want.longitude, 5e-5) {
+        if !close(got.latitude, want.latitude, 5e-5) || !close(got.longitude, want.longitude, 5e-5)
+        {
             bad.push(format!(
                 "position {:?},{:?} want {:?},{:?}",
                 got.latitude, got.longitude, want.latitude, want.longitude
@@ -171,5 +209,10 @@ fn metadata_agrees_with_exiftool_on_the_corpus() {
         checked += 1;
     }
     eprintln!("meta_corpus: {checked} files checked against exiftool");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

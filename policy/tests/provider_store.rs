@@ -73,14 +73,19 @@ fn generations_and_tombstones_follow_every_change() {
     assert_eq!(paths(&c), ["DCIM/a.jpg"]);
     assert_eq!(c[0]["generation_added"], g1);
     assert_eq!(c[0]["generation_modified"], g1);
-    assert!(changes(&store, &root, g1).is_empty(), "nothing after the newest generation");
+    assert!(
+        changes(&store, &root, g1).is_empty(),
+        "nothing after the newest generation"
+    );
 
     // Re-indexing unchanged content is not a change.
     add(&store, "DCIM/a.jpg", Some("com.o"), 10);
     assert_eq!(store.generation().unwrap(), g1);
 
     // Rewrite (content changes): modified, not added.
-    store.finish_write(&p("DCIM/a.jpg"), 20, 2_000_000_000, Some(false)).unwrap();
+    store
+        .finish_write(&p("DCIM/a.jpg"), 20, 2_000_000_000, Some(false))
+        .unwrap();
     let g2 = store.generation().unwrap();
     assert!(g2 > g1);
     let c = changes(&store, &root, g1);
@@ -91,14 +96,24 @@ fn generations_and_tombstones_follow_every_change() {
 
     // Metadata arriving later is a change too (a client that synced early refetches it).
     store
-        .set_metadata(&[(id, 20, 2_000_000_000, MediaMeta { width: Some(4), ..Default::default() })])
+        .set_metadata(&[(
+            id,
+            20,
+            2_000_000_000,
+            MediaMeta {
+                width: Some(4),
+                ..Default::default()
+            },
+        )])
         .unwrap();
     let g3 = store.generation().unwrap();
     assert!(g3 > g2);
     assert_eq!(changes(&store, &root, g2)[0]["width"], 4);
 
     // Rename keeps the id.
-    store.rename_file(&p("DCIM/a.jpg"), &p("DCIM/b.jpg")).unwrap();
+    store
+        .rename_file(&p("DCIM/a.jpg"), &p("DCIM/b.jpg"))
+        .unwrap();
     let g4 = store.generation().unwrap();
     let c = changes(&store, &root, g3);
     assert_eq!(paths(&c), ["DCIM/b.jpg"]);
@@ -108,8 +123,13 @@ fn generations_and_tombstones_follow_every_change() {
     // Trash: a rename to the trashed name, with its expiry.
     let owner = app(10_001, "com.o", &[]).1;
     let plan = lifecycle::plan(&store, &owner, Action::Trash, &p("DCIM/b.jpg"), 1000).unwrap();
-    let Plan::Rename { from, to } = plan else { panic!("{plan:?}") };
-    assert_eq!(to.as_str(), format!("DCIM/.trashed-{}-b.jpg", 1000 + lifecycle::TRASH_SECONDS));
+    let Plan::Rename { from, to } = plan else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(
+        to.as_str(),
+        format!("DCIM/.trashed-{}-b.jpg", 1000 + lifecycle::TRASH_SECONDS)
+    );
     store.rename_file(&from, &to).unwrap();
     let c = changes(&store, &root, g4);
     assert_eq!(c.len(), 1);
@@ -128,15 +148,24 @@ fn generations_and_tombstones_follow_every_change() {
     store.delete_file(&to).unwrap();
     let c = changes(&store, &root, g6);
     assert_eq!(c, vec![serde_json::json!({"deleted": id})]);
-    assert_eq!(changes(&store, &root, g0), vec![serde_json::json!({"deleted": id})]);
+    assert_eq!(
+        changes(&store, &root, g0),
+        vec![serde_json::json!({"deleted": id})]
+    );
     assert!(store.generation().unwrap() > g6);
-    assert_eq!(store.version().unwrap(), version, "version only changes on rebuild");
+    assert_eq!(
+        store.version().unwrap(),
+        version,
+        "version only changes on rebuild"
+    );
 
     // A replaced row (rename onto an existing name) is a deletion too.
     let x = add(&store, "DCIM/x.jpg", None, 1);
     add(&store, "DCIM/y.jpg", None, 1);
     let g7 = store.generation().unwrap();
-    store.rename_file(&p("DCIM/y.jpg"), &p("DCIM/x.jpg")).unwrap();
+    store
+        .rename_file(&p("DCIM/y.jpg"), &p("DCIM/x.jpg"))
+        .unwrap();
     let c = changes(&store, &root, g7);
     assert!(c.contains(&serde_json::json!({"deleted": x})), "{c:?}");
 }
@@ -187,14 +216,24 @@ fn queries_page_sort_and_filter_by_visibility() {
     let rows = query(&store, &reader, &q);
     assert_eq!(paths(&rows), ["DCIM/3.jpg", "DCIM/4.jpg", "DCIM/5.jpg"]);
     // No ACCESS_MEDIA_LOCATION: the open would be redacted, so no position.
-    assert!(rows.iter().all(|r| r["latitude"].is_null() && r["longitude"].is_null()));
+    assert!(rows
+        .iter()
+        .all(|r| r["latitude"].is_null() && r["longitude"].is_null()));
     let rows = query(&store, &locator, &q);
-    assert!(rows.iter().all(|r| r["latitude"] == 1.5 && r["longitude"] == 2.5));
+    assert!(rows
+        .iter()
+        .all(|r| r["latitude"] == 1.5 && r["longitude"] == 2.5));
 
     // Collections: the reader sees no video; downloads are its own pdf only.
-    let v = Query { collection: Collection::Video, ..Query::default() };
+    let v = Query {
+        collection: Collection::Video,
+        ..Query::default()
+    };
     assert!(query(&store, &reader, &v).is_empty());
-    let d = Query { collection: Collection::Downloads, ..Query::default() };
+    let d = Query {
+        collection: Collection::Downloads,
+        ..Query::default()
+    };
     assert_eq!(paths(&query(&store, &reader, &d)), ["Download/d.pdf"]);
     let root = Caller::new(0, &[]);
     assert_eq!(query(&store, &root, &d).len(), 2);
@@ -205,7 +244,10 @@ fn queries_page_sort_and_filter_by_visibility() {
         ..Query::default()
     };
     assert!(query(&store, &root, &none).is_empty());
-    let mime = Query { mime: Some("VIDEO/MP4".into()), ..Query::default() };
+    let mime = Query {
+        mime: Some("VIDEO/MP4".into()),
+        ..Query::default()
+    };
     assert_eq!(paths(&query(&store, &root, &mime)), ["DCIM/v.mp4"]);
 }
 
@@ -234,7 +276,10 @@ fn migration_from_v1_keeps_rows_and_starts_generations() {
     let root = Caller::new(0, &[]);
     let rows = changes(&store, &root, 0);
     assert_eq!(paths(&rows), ["DCIM/a.jpg", "Download/b.pdf"]);
-    assert_eq!(rows[0]["date_added"], 7, "existing rows get date_added from their mtime");
+    assert_eq!(
+        rows[0]["date_added"], 7,
+        "existing rows get date_added from their mtime"
+    );
     assert_eq!(rows[0]["generation_added"], rows[0]["id"]);
     let g = store.generation().unwrap();
     assert_eq!(g, 2);

@@ -108,9 +108,18 @@ fn openable(u: &User, candidates: &[String]) -> BTreeSet<String> {
 /// tree before the daemon starts (indexed by the startup reconcile, owner from the path).
 fn populate(lower: &Path, future: u64) -> Vec<String> {
     let files: Vec<(String, Vec<u8>)> = vec![
-        ("DCIM/Camera/gps.jpg".into(), corpus("exif-samples/DSCN0010.jpg")),
-        ("DCIM/Camera/plain.jpg".into(), corpus("exiftool/Canon_40D.jpg")),
-        ("DCIM/Camera/clip.mp4".into(), corpus("aosp-mediaprovider/test_video_gps.mp4")),
+        (
+            "DCIM/Camera/gps.jpg".into(),
+            corpus("exif-samples/DSCN0010.jpg"),
+        ),
+        (
+            "DCIM/Camera/plain.jpg".into(),
+            corpus("exiftool/Canon_40D.jpg"),
+        ),
+        (
+            "DCIM/Camera/clip.mp4".into(),
+            corpus("aosp-mediaprovider/test_video_gps.mp4"),
+        ),
         ("Music/song.mp3".into(), b"ID3\x03\0\0\0\0\0\0".to_vec()),
         ("Music/list.m3u".into(), b"#EXTM3U\n".to_vec()),
         ("Download/doc.pdf".into(), b"%PDF-1.4\n".to_vec()),
@@ -118,12 +127,30 @@ fn populate(lower: &Path, future: u64) -> Vec<String> {
         ("Pictures/.hidden.jpg".into(), corpus("exiftool/GPS.jpg")),
         ("Pictures/Secret/.nomedia".into(), Vec::new()),
         ("Pictures/Secret/s.jpg".into(), corpus("exiftool/GPS.jpg")),
-        (format!("DCIM/Camera/.trashed-{future}-old.jpg"), corpus("exiftool/GPS.jpg")),
-        (format!("DCIM/Camera/.pending-{future}-new.jpg"), corpus("exiftool/GPS.jpg")),
-        (format!("Android/media/{OWNER}/mine.jpg"), corpus("exif-samples/DSCN0021.jpg")),
-        (format!("Android/media/{OWNER}/notes.txt"), b"notes".to_vec()),
-        (format!("Android/data/{OWNER}/files/private.jpg"), corpus("exiftool/GPS.jpg")),
-        (format!("Android/media/{OWNER}/.trashed-{future}-gone.jpg"), corpus("exiftool/GPS.jpg")),
+        (
+            format!("DCIM/Camera/.trashed-{future}-old.jpg"),
+            corpus("exiftool/GPS.jpg"),
+        ),
+        (
+            format!("DCIM/Camera/.pending-{future}-new.jpg"),
+            corpus("exiftool/GPS.jpg"),
+        ),
+        (
+            format!("Android/media/{OWNER}/mine.jpg"),
+            corpus("exif-samples/DSCN0021.jpg"),
+        ),
+        (
+            format!("Android/media/{OWNER}/notes.txt"),
+            b"notes".to_vec(),
+        ),
+        (
+            format!("Android/data/{OWNER}/files/private.jpg"),
+            corpus("exiftool/GPS.jpg"),
+        ),
+        (
+            format!("Android/media/{OWNER}/.trashed-{future}-gone.jpg"),
+            corpus("exiftool/GPS.jpg"),
+        ),
     ];
     let mut names = Vec::new();
     for (rel, data) in files {
@@ -157,12 +184,20 @@ fn query_returns_exactly_what_each_caller_can_open() {
         ("READ_MEDIA_VIDEO", fx.add_app("rmv", &[RMV])),
         ("READ_MEDIA_AUDIO", fx.add_app("rma", &[RMA])),
         ("USER_SELECTED + grants", fx.add_app("rvus", &[RVUS])),
-        ("images + ACCESS_MEDIA_LOCATION", fx.add_app("aml", &[RMI, AML])),
+        (
+            "images + ACCESS_MEDIA_LOCATION",
+            fx.add_app("aml", &[RMI, AML]),
+        ),
         ("MANAGE_EXTERNAL_STORAGE", fx.add_app("mes", &[MES])),
-        ("legacy + READ_EXTERNAL_STORAGE", fx.add_app_with("legacy", &[RES], Some(29), true)),
+        (
+            "legacy + READ_EXTERNAL_STORAGE",
+            fx.add_app_with("legacy", &[RES], Some(29), true),
+        ),
         ("gallery role", fx.add_app("gallery", &[WMI, WMV])),
     ];
-    users[4].1.grant_file(&["DCIM/Camera/plain.jpg", "Download/doc.pdf"]);
+    users[4]
+        .1
+        .grant_file(&["DCIM/Camera/plain.jpg", "Download/doc.pdf"]);
     let mut callers: Vec<(&str, u32)> = users.iter().map(|(n, a)| (*n, a.uid)).collect();
     callers.push(("owner", OWNER_UID));
     callers.push(("unregistered uid", fx.fresh_uid()));
@@ -182,16 +217,27 @@ fn query_returns_exactly_what_each_caller_can_open() {
             .filter(|p| !p.contains("/.trashed-") && !p.contains("/.pending-"))
             .cloned()
             .collect();
-        assert_eq!(path_set(&query_rows(&fx, uid, &[])), plain, "{what}: default query");
+        assert_eq!(
+            path_set(&query_rows(&fx, uid, &[])),
+            plain,
+            "{what}: default query"
+        );
     }
 
     // Location columns only for callers who read the file unredacted.
-    if shared_dir().join("corpus/exif-samples/DSCN0010.jpg").exists() {
+    if shared_dir()
+        .join("corpus/exif-samples/DSCN0010.jpg")
+        .exists()
+    {
         let gps = |uid: u32| {
-            query_rows(&fx, uid, &["--path-prefix", "DCIM/Camera", "--collection", "images"])
-                .into_iter()
-                .find(|r| r["path"] == "DCIM/Camera/gps.jpg")
-                .expect("gps.jpg visible")
+            query_rows(
+                &fx,
+                uid,
+                &["--path-prefix", "DCIM/Camera", "--collection", "images"],
+            )
+            .into_iter()
+            .find(|r| r["path"] == "DCIM/Camera/gps.jpg")
+            .expect("gps.jpg visible")
         };
         let redacted = gps(users[1].1.uid);
         assert!(redacted["latitude"].is_null() && redacted["longitude"].is_null());
@@ -209,19 +255,26 @@ fn the_socket_takes_the_uid_from_the_peer() {
     let reader = fx.add_app("sockreader", &[RMI]);
     let nobody = fx.add_app("socknobody", &[]);
     let pic = format!("{dir}/x.jpg");
-    assert_eq!(fx.root_user().create(&pic, &corpus("exiftool/GPS.jpg")), Ok(()));
+    assert_eq!(
+        fx.root_user().create(&pic, &corpus("exiftool/GPS.jpg")),
+        Ok(())
+    );
     let q = json!({"cmd": "query", "path-prefix": dir});
 
     // Each app gets its own view, whatever it claims.
-    let r = socket_as(fx, reader.uid, &[q.clone()]);
+    let r = socket_as(fx, reader.uid, std::slice::from_ref(&q));
     assert_eq!(path_set(&r), BTreeSet::from([pic.clone()]), "{r:?}");
     assert_eq!(r.last().unwrap()["end"], true);
-    let r = socket_as(fx, nobody.uid, &[q.clone()]);
+    let r = socket_as(fx, nobody.uid, std::slice::from_ref(&q));
     assert_eq!(r.len(), 1, "only the end line: {r:?}");
     // Naming another uid is refused; the connection stays usable.
     let mut as_other = q.clone();
     as_other["uid"] = json!(reader.uid);
-    let r = socket_as(fx, nobody.uid, &[as_other.clone(), json!({"cmd": "nope"}), q.clone()]);
+    let r = socket_as(
+        fx,
+        nobody.uid,
+        &[as_other.clone(), json!({"cmd": "nope"}), q.clone()],
+    );
     assert_eq!(r[0]["error"], "EACCES", "{r:?}");
     assert_eq!(r[1]["error"], "EINVAL", "{r:?}");
     assert_eq!(r[2]["end"], true, "{r:?}");
@@ -231,7 +284,11 @@ fn the_socket_takes_the_uid_from_the_peer() {
     // root and system may ask on behalf of an app, and get exactly that app's view.
     for privileged in [0, 1000] {
         let r = socket_as(fx, privileged, &[as_other.clone()]);
-        assert_eq!(path_set(&r), BTreeSet::from([pic.clone()]), "uid {privileged}: {r:?}");
+        assert_eq!(
+            path_set(&r),
+            BTreeSet::from([pic.clone()]),
+            "uid {privileged}: {r:?}"
+        );
     }
     let mut for_nobody = q.clone();
     for_nobody["uid"] = json!(nobody.uid);
@@ -266,11 +323,18 @@ fn lifecycle_through_the_daemon_keeps_the_mount_consistent() {
     // The old name is gone for everyone at once, the new one is the owner's only.
     assert!(!owner.exists(&p), "old name still cached for the owner");
     assert!(!other.exists(&p), "old name still cached for another app");
-    assert_eq!(owner.read(&trashed).map(|d| d.len()), Ok(corpus("exiftool/GPS.jpg").len()));
+    assert_eq!(
+        owner.read(&trashed).map(|d| d.len()),
+        Ok(corpus("exiftool/GPS.jpg").len())
+    );
     assert!(other.open(&trashed, libc::O_RDONLY).is_err());
     assert!(!other.lists(&dir, "a.jpg"));
 
-    let r = socket_as(fx, owner.uid, &[json!({"cmd": "untrash", "paths": [trashed]})]);
+    let r = socket_as(
+        fx,
+        owner.uid,
+        &[json!({"cmd": "untrash", "paths": [trashed]})],
+    );
     assert_eq!(r[0]["path"], p.as_str(), "{r:?}");
     assert!(owner.exists(&p));
     assert!(!owner.exists(&trashed));
@@ -303,7 +367,15 @@ fn generations_and_tombstones_follow_changes_through_the_mount() {
     let changes = |since: i64| {
         let db = fx.db.display().to_string();
         let uid = app.uid.to_string();
-        let mut v = mpd_lines(&["changes", "--db", &db, "--uid", &uid, "--since", &since.to_string()]);
+        let mut v = mpd_lines(&[
+            "changes",
+            "--db",
+            &db,
+            "--uid",
+            &uid,
+            "--since",
+            &since.to_string(),
+        ]);
         let end = v.pop().unwrap();
         (v, end["generation"].as_i64().unwrap())
     };
@@ -314,7 +386,10 @@ fn generations_and_tombstones_follow_changes_through_the_mount() {
     let a = format!("{dir}/a.jpg");
     assert_eq!(app.create(&a, &corpus("exiftool/Canon_40D.jpg")), Ok(()));
     let (c, g1) = changes(g0);
-    let row = c.iter().find(|r| r["path"] == a.as_str()).expect("created row");
+    let row = c
+        .iter()
+        .find(|r| r["path"] == a.as_str())
+        .expect("created row");
     let id = row["id"].clone();
     assert!(row["generation_added"].as_i64().unwrap() > g0);
     assert_eq!(row["is_pending"], false, "closed after write");
@@ -330,13 +405,19 @@ fn generations_and_tombstones_follow_changes_through_the_mount() {
     let b = format!("{dir}/b.jpg");
     assert_eq!(app.rename(&a, &b), Ok(()));
     let (c, g3) = changes(g2);
-    assert!(c.iter().any(|r| r["id"] == id && r["path"] == b.as_str()), "{c:?}");
+    assert!(
+        c.iter().any(|r| r["id"] == id && r["path"] == b.as_str()),
+        "{c:?}"
+    );
 
     // Trash through the socket.
     let r = socket_as(fx, app.uid, &[json!({"cmd": "trash", "paths": [b]})]);
     assert!(r[0]["path"].as_str().is_some(), "{r:?}");
     let (c, g4) = changes(g3);
-    assert!(c.iter().any(|r| r["id"] == id && r["is_trashed"] == true), "{c:?}");
+    assert!(
+        c.iter().any(|r| r["id"] == id && r["is_trashed"] == true),
+        "{c:?}"
+    );
 
     // Delete through the mount: a tombstone.
     let trashed = r[0]["path"].as_str().unwrap().to_string();
@@ -345,6 +426,9 @@ fn generations_and_tombstones_follow_changes_through_the_mount() {
     assert!(c.contains(&json!({"deleted": id.clone()})), "{c:?}");
     assert!(g5 > g4);
     let (c, _) = changes(g0);
-    assert!(c.contains(&json!({"deleted": id})), "deletions stay visible from older points");
+    assert!(
+        c.contains(&json!({"deleted": id})),
+        "deletions stay visible from older points"
+    );
     assert_eq!(end(fx)["version"], version);
 }

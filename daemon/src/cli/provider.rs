@@ -29,7 +29,16 @@ pub fn run(cmd: &str, argv: &[String]) -> Result<(), CliError> {
     }
     let (valued, switches): (&[&'static str], &[&'static str]) = match cmd {
         "query" => (
-            &["db", "uid", "collection", "path-prefix", "mime", "sort", "limit", "offset"],
+            &[
+                "db",
+                "uid",
+                "collection",
+                "path-prefix",
+                "mime",
+                "sort",
+                "limit",
+                "offset",
+            ],
             &["include-pending", "include-trashed", "favorites", "desc"],
         ),
         "changes" => (&["db", "uid", "since"], &[]),
@@ -157,7 +166,9 @@ fn via_daemon(db: &str, req: &Value) -> Result<Option<Vec<Value>>, CliError> {
             return Ok(Some(lines));
         }
     }
-    Err(CliError::failed("query socket: the daemon closed the connection"))
+    Err(CliError::failed(
+        "query socket: the daemon closed the connection",
+    ))
 }
 
 fn errno_static(name: &str) -> &'static str {

@@ -37,10 +37,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn index_metadata(
-    store: &mediaprovider_policy::Store,
-    lower: &Path,
-) -> Result<usize, CliError> {
+fn index_metadata(store: &mediaprovider_policy::Store, lower: &Path) -> Result<usize, CliError> {
     let root = lower
         .canonicalize()
         .map_err(|e| CliError::failed(format!("--lower: {e}")))?;

@@ -9,7 +9,7 @@ use crate::provider::{self, Ctx};
 use mediaprovider_policy::meta;
 use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::store::Store;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the store is checked for new work (a cheap `PRAGMA data_version` read).
@@ -32,7 +32,7 @@ pub fn spawn(db: &Path, lower: &Path, hook: NameHook) {
     }
 }
 
-fn run(db: &PathBuf, lower: &Path, hook: &NameHook) -> Result<(), Box<dyn std::error::Error>> {
+fn run(db: &Path, lower: &Path, hook: &NameHook) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open(db)?;
     let open = |p: &VolPath| provider::open_lower(lower, p);
     let mut seen_version = None;

@@ -80,11 +80,7 @@ impl Parser {
             }
             b"loci" if self.m.location.is_none() => self.m.location = loci(src, b),
             b"meta" if depth < MAX_DEPTH => self.meta(src, b, depth),
-            b"uuid" => {
-                if src.arr::<16>(body) == Some(CANON_UUID) {
-                    self.canon(src, body + 16, b.end);
-                }
-            }
+            b"uuid" if src.arr::<16>(body) == Some(CANON_UUID) => self.canon(src, body + 16, b.end),
             _ => {}
         }
     }
@@ -101,7 +97,11 @@ impl Parser {
     }
 
     fn tkhd(&mut self, src: &mut Src, body: u64) {
-        let at = if src.u8(body) == Some(1) { body + 4 + 84 } else { body + 4 + 72 };
+        let at = if src.u8(body) == Some(1) {
+            body + 4 + 84
+        } else {
+            body + 4 + 72
+        };
         if let (Some(w), Some(h)) = (src.be32(at), src.be32(at + 4)) {
             let (w, h) = (i64::from(w >> 16), i64::from(h >> 16));
             if w > 0 && h > 0 {
@@ -117,7 +117,8 @@ impl Parser {
             .is_some_and(|t| matches!(&t, b"hdlr" | b"keys" | b"ilst"));
         let cs = if qt { b.body() } else { b.body() + 4 };
         if depth == 0 && self.m.exif.is_none() {
-            self.m.exif = heif::exif_item_parts(src, cs, b.end).and_then(|parts| heif_exif(src, &parts));
+            self.m.exif =
+                heif::exif_item_parts(src, cs, b.end).and_then(|parts| heif_exif(src, &parts));
         }
         if depth == 0 && self.m.ispe_size.is_none() {
             self.m.ispe_size = primary_ispe(src, cs, b.end);
@@ -364,7 +365,11 @@ fn ilst_item(src: &mut Src, ilst: (u64, u64), typ: [u8; 4]) -> Option<Vec<u8>> {
             if &data.typ != b"data" {
                 return None;
             }
-            return src.vec(data.body() + 8, data.end.saturating_sub(data.body() + 8), 64);
+            return src.vec(
+                data.body() + 8,
+                data.end.saturating_sub(data.body() + 8),
+                64,
+            );
         }
         if item.truncated || item.end <= off {
             return None;
@@ -403,10 +408,7 @@ pub(crate) fn iso6709(s: &[u8]) -> Option<(f64, f64)> {
         .filter(|(_, c)| *c == '+' || *c == '-')
         .map(|(i, _)| i);
     let (a, b) = (starts.next()?, starts.next()?);
-    let c = starts
-        .next()
-        .or_else(|| s.find('/'))
-        .unwrap_or(s.len());
+    let c = starts.next().or_else(|| s.find('/')).unwrap_or(s.len());
     let lat: f64 = s.get(a..b)?.parse().ok()?;
     let lon: f64 = s.get(b..c)?.parse().ok()?;
     valid(lat, lon)
@@ -423,7 +425,10 @@ mod tests {
     #[test]
     fn iso6709_forms() {
         assert_eq!(iso6709(b"+37.4217-122.0834/"), Some((37.4217, -122.0834)));
-        assert_eq!(iso6709(b"+27.1281+100.2508+002.000/"), Some((27.1281, 100.2508)));
+        assert_eq!(
+            iso6709(b"+27.1281+100.2508+002.000/"),
+            Some((27.1281, 100.2508))
+        );
         assert_eq!(iso6709(b"+58+011/"), Some((58.0, 11.0)));
         assert_eq!(iso6709(b"garbage"), None);
         assert_eq!(iso6709(b"+91.0+000.0/"), None);

@@ -98,9 +98,11 @@ impl Tiff {
             if e + 12 > self.end || !src.spend(1) {
                 break;
             }
-            let (Some(tag), Some(typ), Some(count)) =
-                (src.u16(e, self.le), src.u16(e + 2, self.le), src.u32(e + 4, self.le))
-            else {
+            let (Some(tag), Some(typ), Some(count)) = (
+                src.u16(e, self.le),
+                src.u16(e + 2, self.le),
+                src.u32(e + 4, self.le),
+            ) else {
                 break;
             };
             let size = u64::from(type_size(typ)).saturating_mul(u64::from(count));
@@ -215,17 +217,24 @@ pub(crate) fn read_tiff(src: &mut Src, base: u64, end: u64) -> Option<ExifValues
         match kind {
             0 => {
                 if image_ifds == 0 {
-                    out.orientation = find(TAG_ORIENTATION).and_then(|e| t.uint(src, e, 0)).map(|v| v as u16);
+                    out.orientation = find(TAG_ORIENTATION)
+                        .and_then(|e| t.uint(src, e, 0))
+                        .map(|v| v as u16);
                     if let Some(n) = t.next_ifd(src, ifd) {
                         todo.push((n, 0));
                     }
                 }
                 image_ifds += 1;
-                let full = find(TAG_SUBFILE_TYPE).and_then(|e| t.uint(src, e, 0)).unwrap_or(0) == 0;
+                let full = find(TAG_SUBFILE_TYPE)
+                    .and_then(|e| t.uint(src, e, 0))
+                    .unwrap_or(0)
+                    == 0;
                 let w = find(TAG_WIDTH).and_then(|e| t.uint(src, e, 0));
                 let h = find(TAG_HEIGHT).and_then(|e| t.uint(src, e, 0));
                 if let (true, Some(w), Some(h)) = (full, w, h) {
-                    let bigger = out.tiff_size.is_none_or(|(ow, oh)| (w * h) as i64 > ow * oh);
+                    let bigger = out
+                        .tiff_size
+                        .is_none_or(|(ow, oh)| (w * h) as i64 > ow * oh);
                     if bigger {
                         out.tiff_size = Some((w as i64, h as i64));
                     }

@@ -95,10 +95,18 @@ fn legacy_exif(src: &mut Src, ds: u64, de: u64) -> Option<ExifValues> {
     {
         return None;
     }
-    let text = src.vec(text_at, de.saturating_sub(text_at), MAX_LEGACY_EXIF * 2 + 64)?;
+    let text = src.vec(
+        text_at,
+        de.saturating_sub(text_at),
+        MAX_LEGACY_EXIF * 2 + 64,
+    )?;
     let mut lines = text.split(|&c| c == b'\n').filter(|l| !l.is_empty());
     let _name = lines.next()?;
-    let len: usize = std::str::from_utf8(lines.next()?).ok()?.trim().parse().ok()?;
+    let len: usize = std::str::from_utf8(lines.next()?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let len = len.min(MAX_LEGACY_EXIF);
     let mut bytes = Vec::with_capacity(len);
     let mut hi = None;
@@ -139,20 +147,18 @@ pub(crate) fn webp(src: &mut Src) -> Still {
                 };
                 out.size = Some((u24(w) + 1, u24(h) + 1));
             }
-            b"VP8 " if out.size.is_none() => {
-                if src.starts_with(ds + 3, &[0x9D, 0x01, 0x2A]) {
-                    if let (Some(w), Some(h)) = (src.u16(ds + 6, true), src.u16(ds + 8, true)) {
-                        out.size = Some((i64::from(w & 0x3FFF), i64::from(h & 0x3FFF)));
-                    }
+            // Lossy key frame: start code, then 14-bit width and height.
+            b"VP8 " if out.size.is_none() && src.starts_with(ds + 3, &[0x9D, 0x01, 0x2A]) => {
+                if let (Some(w), Some(h)) = (src.u16(ds + 6, true), src.u16(ds + 8, true)) {
+                    out.size = Some((i64::from(w & 0x3FFF), i64::from(h & 0x3FFF)));
                 }
             }
-            b"VP8L" if out.size.is_none() => {
-                if src.u8(ds) == Some(0x2F) {
-                    if let Some(b) = src.u32(ds + 1, true) {
-                        let w = i64::from(b & 0x3FFF) + 1;
-                        let h = i64::from((b >> 14) & 0x3FFF) + 1;
-                        out.size = Some((w, h));
-                    }
+            // Lossless: signature 0x2F, then (width-1, height-1) as 14-bit fields.
+            b"VP8L" if out.size.is_none() && src.u8(ds) == Some(0x2F) => {
+                if let Some(b) = src.u32(ds + 1, true) {
+                    let w = i64::from(b & 0x3FFF) + 1;
+                    let h = i64::from((b >> 14) & 0x3FFF) + 1;
+                    out.size = Some((w, h));
                 }
             }
             b"EXIF" if out.exif.is_none() => out.exif = exif::read_block(src, ds, de),

@@ -32,8 +32,7 @@ pub(crate) fn exif_datetime_ms(date: &str, offset: Option<&str>) -> Option<i64> 
     let f = |r: std::ops::Range<usize>| date.get(r).and_then(num);
     let (y, mo, d) = (f(0..4)?, f(5..7)?, f(8..10)?);
     let (h, mi, s) = (f(11..13)?, f(14..16)?, f(17..19)?);
-    if y == 0 || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60
-    {
+    if y == 0 || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
     let mut secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s;
@@ -88,7 +87,10 @@ mod tests {
         assert_eq!(exif_datetime_ms("2021:04:11", None), None);
         assert_eq!(exif_datetime_ms("2021-04-11 15:47:53", None), None);
         // An unparseable offset is ignored, not a reason to drop the date.
-        assert_eq!(exif_datetime_ms("1970:01:02 00:00:00", Some("")), Some(86_400_000));
+        assert_eq!(
+            exif_datetime_ms("1970:01:02 00:00:00", Some("")),
+            Some(86_400_000)
+        );
     }
 
     #[test]

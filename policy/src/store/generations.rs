@@ -10,10 +10,11 @@ pub const SETTING_VERSION: &str = "store_version";
 impl Store {
     /// The newest generation handed out (0 for an empty new store).
     pub fn generation(&self) -> Result<i64> {
-        Ok(self.with_stmt("SELECT value FROM generation WHERE id = 1", |st| {
-            st.query_row([], |r| r.get::<_, i64>(0)).optional()
-        })?
-        .unwrap_or(0))
+        Ok(self
+            .with_stmt("SELECT value FROM generation WHERE id = 1", |st| {
+                st.query_row([], |r| r.get::<_, i64>(0)).optional()
+            })?
+            .unwrap_or(0))
     }
 
     /// The store's random version id: a client that sees it change must resync.
