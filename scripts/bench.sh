@@ -109,3 +109,5 @@ print(json.dumps(out, indent=1))
 PY
 echo "store benchmark:" >&2
 "$PWD/target/release/examples/store_bench" 100000 "$work/store"
+# Provider half (SPEC §11): query page from a 1,000,000-row store.
+scripts/bench_query.sh

@@ -277,9 +277,12 @@ fn gps(src: &mut Src, t: &Tiff, entries: &[Entry], out: &mut ExifValues) {
     let find = |tag: u16| entries.iter().find(|e| e.tag == tag);
     let lat = find(GPS_LAT).and_then(|e| t.coordinate(src, e, find(GPS_LAT_REF), b'S'));
     let lon = find(GPS_LON).and_then(|e| t.coordinate(src, e, find(GPS_LON_REF), b'W'));
+    // Out-of-range values are corrupt data, not a position.
     if let (Some(la), Some(lo)) = (lat, lon) {
-        out.latitude = Some(la);
-        out.longitude = Some(lo);
+        if (-90.0..=90.0).contains(&la) && (-180.0..=180.0).contains(&lo) {
+            out.latitude = Some(la);
+            out.longitude = Some(lo);
+        }
     }
 }
 
