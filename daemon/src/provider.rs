@@ -223,7 +223,10 @@ pub fn execute(
     }
 }
 
-/// The query socket of the daemon serving store `db`: `<db>.query` (SPEC §11).
+/// The query socket init creates on a device (`daemon/mediaproviderd.rc`).
+pub const DEVICE_QUERY_SOCKET: &str = "/dev/socket/mediaproviderd_query";
+
+/// The query socket of the daemon serving store `db` on a host: `<db>.query` (SPEC §11).
 pub fn socket_path_for(db: &Path) -> PathBuf {
     let mut p = db.as_os_str().to_owned();
     p.push(".query");

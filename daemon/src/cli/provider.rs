@@ -139,8 +139,16 @@ pub fn maintained_json(m: &provider::Maintained, now: i64) -> Value {
 /// Sends one request to a running daemon's query socket and collects the answer lines up to
 /// the end line. `Ok(None)`: no daemon is listening. A refusal is returned as the CLI error.
 fn via_daemon(db: &str, req: &Value) -> Result<Option<Vec<Value>>, CliError> {
-    let sock = provider::socket_path_for(Path::new(db));
-    let Ok(stream) = UnixStream::connect(&sock) else {
+    let candidates = [
+        provider::socket_path_for(Path::new(db)),
+        Path::new(provider::DEVICE_QUERY_SOCKET).to_path_buf(),
+    ];
+    // The device socket only counts where it exists (a device); `<db>.query` on a host.
+    let Some(stream) = candidates
+        .iter()
+        .filter(|p| cfg!(target_os = "android") || !p.starts_with("/dev/socket"))
+        .find_map(|p| UnixStream::connect(p).ok())
+    else {
         return Ok(None);
     };
     let timeout = Some(Duration::from_secs(60));

@@ -31,8 +31,20 @@ const IDLE: Duration = Duration::from_secs(300);
 const AID_ROOT: u32 = 0;
 const AID_SYSTEM: u32 = 1000;
 
-/// Binds `<db>.query` (replacing a stale socket) and serves it on a background thread.
+/// On a device init creates the socket (`socket mediaproviderd_query` in the .rc) and passes it
+/// in this variable; the host binds `<db>.query` itself.
+const INIT_SOCKET_ENV: &str = "ANDROID_SOCKET_mediaproviderd_query";
+
+/// Takes init's query socket, or binds `<db>.query` (replacing a stale socket), and serves it
+/// on a background thread.
 pub fn start(db: &Path, lower: &Path, hook: NameHook) -> Result<PathBuf, String> {
+    if let Some(v) = std::env::var_os(INIT_SOCKET_ENV) {
+        let v = v.to_string_lossy().into_owned();
+        let listener = super::handoff::inherited_listener(&v)
+            .map_err(|e| format!("query socket: ${INIT_SOCKET_ENV}={v}: {e}"))?;
+        spawn_accept(listener, db, lower, hook)?;
+        return Ok(PathBuf::from(provider::DEVICE_QUERY_SOCKET));
+    }
     let path = provider::socket_path_for(db);
     let _ = std::fs::remove_file(&path);
     let listener =
@@ -40,12 +52,22 @@ pub fn start(db: &Path, lower: &Path, hook: NameHook) -> Result<PathBuf, String>
     // Every app may ask; what it gets is decided per peer uid.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
         .map_err(|e| format!("query socket {}: {e}", path.display()))?;
+    spawn_accept(listener, db, lower, hook)?;
+    Ok(path)
+}
+
+fn spawn_accept(
+    listener: UnixListener,
+    db: &Path,
+    lower: &Path,
+    hook: NameHook,
+) -> Result<(), String> {
     let (db, lower) = (db.to_path_buf(), lower.to_path_buf());
     std::thread::Builder::new()
         .name("query-socket".into())
         .spawn(move || accept_loop(listener, db, lower, hook))
         .map_err(|e| format!("query socket thread: {e}"))?;
-    Ok(path)
+    Ok(())
 }
 
 fn accept_loop(listener: UnixListener, db: PathBuf, lower: PathBuf, hook: NameHook) {
