@@ -294,3 +294,63 @@ fn migration_from_v1_keeps_rows_and_starts_generations() {
     assert_eq!(store.generation().unwrap(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reconcile records generations set-wise (its triggers are suspended for the bulk pass): new
+/// files, changed files and removed files all show up in `changes`, and the triggers are back
+/// for every later write.
+#[test]
+fn reconcile_keeps_generations_and_tombstones() {
+    let dir = std::env::temp_dir().join(format!("mpd-gen-reconcile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let lower = dir.join("lower");
+    std::fs::create_dir_all(lower.join("DCIM")).unwrap();
+    std::fs::write(lower.join("DCIM/a.jpg"), b"a").unwrap();
+    std::fs::write(lower.join("DCIM/b.jpg"), b"b").unwrap();
+    let store = Store::open(&dir.join("media.db")).unwrap();
+    let root = Caller::new(0, &[]);
+    let g0 = store.generation().unwrap();
+    store.reconcile(&lower).unwrap();
+    let added = changes(&store, &root, g0);
+    assert_eq!(paths(&added).len(), 2);
+    assert!(added
+        .iter()
+        .all(|r| r["generation_added"].as_i64() > Some(g0)));
+    assert!(added.iter().all(|r| r["date_added"].as_i64().is_some()));
+    assert_eq!(store.metadata_todo(10).unwrap().len(), 2);
+    for (id, size, mtime) in store
+        .metadata_todo(10)
+        .unwrap()
+        .into_iter()
+        .map(|(i, _, s, m)| (i, s, m))
+    {
+        store
+            .set_metadata(&[(id, size, mtime, MediaMeta::default())])
+            .unwrap();
+    }
+    let g1 = store.generation().unwrap();
+    let b_id = added.iter().find(|r| r["path"] == "DCIM/b.jpg").unwrap()["id"].clone();
+
+    // Unchanged: nothing to report.
+    store.reconcile(&lower).unwrap();
+    assert!(changes(&store, &root, g1).is_empty());
+
+    // Changed content and a removal.
+    std::fs::write(lower.join("DCIM/a.jpg"), b"longer").unwrap();
+    std::fs::remove_file(lower.join("DCIM/b.jpg")).unwrap();
+    store.reconcile(&lower).unwrap();
+    let c = changes(&store, &root, g1);
+    assert_eq!(paths(&c), ["DCIM/a.jpg"]);
+    assert!(c.contains(&serde_json::json!({ "deleted": b_id })), "{c:?}");
+    assert_eq!(
+        store.metadata_todo(10).unwrap().len(),
+        1,
+        "changed content is re-extracted"
+    );
+
+    // The triggers are back: an ordinary write bumps the generation again.
+    let g2 = store.generation().unwrap();
+    store.set_favorite(&p("DCIM/a.jpg"), true).unwrap();
+    assert!(store.generation().unwrap() > g2);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

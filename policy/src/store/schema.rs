@@ -87,7 +87,12 @@ const PROVIDER_SCHEMA: &str = "
     CREATE INDEX files_date_modified ON files(mtime_ns);
     CREATE INDEX files_generation ON files(generation_modified);
     CREATE INDEX files_meta_todo ON files(id) WHERE meta_done = 0;
+";
 
+/// The triggers that keep generations, tombstones and metadata staleness for every write path.
+/// Bulk paths (reconcile) suspend them inside their transaction and do the same bookkeeping
+/// set-wise, since a trigger costs every statement of a transaction a statement journal.
+pub(super) const GENERATION_TRIGGERS: &str = "
     CREATE TRIGGER files_generation_insert AFTER INSERT ON files BEGIN
         UPDATE generation SET value = value + 1;
         UPDATE files SET generation_added = (SELECT value FROM generation),
@@ -95,13 +100,8 @@ const PROVIDER_SCHEMA: &str = "
                          date_added = COALESCE(NEW.date_added, CAST(strftime('%s', 'now') AS INTEGER))
             WHERE id = NEW.id;
     END;
-    -- Content changed: its metadata must be extracted again.
-    CREATE TRIGGER files_content_changed AFTER UPDATE OF size, mtime_ns ON files
-        WHEN OLD.size IS NOT NEW.size OR OLD.mtime_ns IS NOT NEW.mtime_ns BEGIN
-        UPDATE files SET meta_done = 0, date_taken = NULL, width = NULL, height = NULL,
-                         orientation = NULL, duration_ms = NULL, latitude = NULL, longitude = NULL
-            WHERE id = NEW.id;
-    END;
+    -- Any change a client must hear of; a content change also marks the metadata for
+    -- extraction again (one row write for both).
     CREATE TRIGGER files_generation_update
         AFTER UPDATE OF path, size, mtime_ns, owner, is_pending, is_trashed, is_favorite, meta_done
         ON files
@@ -110,7 +110,11 @@ const PROVIDER_SCHEMA: &str = "
           OR OLD.is_pending IS NOT NEW.is_pending OR OLD.is_trashed IS NOT NEW.is_trashed
           OR OLD.is_favorite IS NOT NEW.is_favorite OR OLD.meta_done IS NOT NEW.meta_done BEGIN
         UPDATE generation SET value = value + 1;
-        UPDATE files SET generation_modified = (SELECT value FROM generation) WHERE id = NEW.id;
+        UPDATE files SET generation_modified = (SELECT value FROM generation),
+                         meta_done = CASE WHEN OLD.size IS NOT NEW.size
+                                           OR OLD.mtime_ns IS NOT NEW.mtime_ns
+                                      THEN 0 ELSE NEW.meta_done END
+            WHERE id = NEW.id;
     END;
     CREATE TRIGGER files_tombstone AFTER DELETE ON files BEGIN
         UPDATE generation SET value = value + 1;
@@ -119,7 +123,15 @@ const PROVIDER_SCHEMA: &str = "
     END;
 ";
 
+pub(super) const DROP_GENERATION_TRIGGERS: &str = "
+    DROP TRIGGER files_generation_insert;
+    DROP TRIGGER files_generation_update;
+    DROP TRIGGER files_tombstone;
+";
+
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The version whose migration adds the generation triggers.
+const PROVIDER_VERSION: i64 = 2;
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     loop {
@@ -138,6 +150,9 @@ pub fn migrate(conn: &Connection) -> Result<()> {
                 return Ok(());
             }
             conn.execute_batch(MIGRATIONS[version as usize])?;
+            if version + 1 == PROVIDER_VERSION {
+                conn.execute_batch(GENERATION_TRIGGERS)?;
+            }
             conn.execute_batch(&format!("PRAGMA user_version={}", version + 1))
         })();
         match step {
