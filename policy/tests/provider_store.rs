@@ -354,3 +354,34 @@ fn reconcile_keeps_generations_and_tombstones() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A directory rename (bulk, triggers suspended) reports every moved row and a tombstone for a
+/// row it replaced, and leaves the triggers in place.
+#[test]
+fn directory_rename_keeps_generations_and_tombstones() {
+    let store = Store::open_in_memory().unwrap();
+    let root = Caller::new(0, &[]);
+    let a = add(&store, "DCIM/old/a.jpg", None, 1);
+    let b = add(&store, "DCIM/old/b.jpg", None, 1);
+    let replaced = add(&store, "DCIM/new/a.jpg", None, 1);
+    let g0 = store.generation().unwrap();
+    assert_eq!(
+        store.rename_tree(&p("DCIM/old"), &p("DCIM/new")).unwrap(),
+        2
+    );
+    let c = changes(&store, &root, g0);
+    let moved: Vec<(Value, &str)> = c
+        .iter()
+        .filter_map(|r| Some((r["id"].clone(), r["path"].as_str()?)))
+        .collect();
+    assert!(moved.contains(&(a.into(), "DCIM/new/a.jpg")), "{c:?}");
+    assert!(moved.contains(&(b.into(), "DCIM/new/b.jpg")), "{c:?}");
+    assert!(
+        c.contains(&serde_json::json!({ "deleted": replaced })),
+        "{c:?}"
+    );
+    let g1 = store.generation().unwrap();
+    assert!(g1 > g0);
+    store.set_favorite(&p("DCIM/new/b.jpg"), true).unwrap();
+    assert!(store.generation().unwrap() > g1, "triggers are back");
+}

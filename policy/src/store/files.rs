@@ -228,6 +228,8 @@ impl Store {
     /// Renames every row below directory `old` to sit below `new`, in one transaction.
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
         let tx = self.write_tx()?;
+        // Provider half (SPEC §11): generations for this bulk rename are recorded set-wise.
+        let change_gen = super::generations::suspend_triggers(&tx)?;
         let rows = {
             let mut st = tx.prepare(
                 "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
@@ -239,9 +241,12 @@ impl Store {
         };
         let mut n = 0;
         {
-            let mut up =
-                tx.prepare("UPDATE files SET path=?2, path_key=?3, parent_key=?4 WHERE id=?1")?;
+            let mut up = tx.prepare(
+                "UPDATE files SET path=?2, path_key=?3, parent_key=?4, generation_modified=?5
+                 WHERE id=?1",
+            )?;
             let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
+            let mut tomb = tx.prepare(super::generations::TOMBSTONE_REPLACED)?;
             for (id, path) in rows {
                 let Ok(p) = VolPath::parse(&path) else {
                     continue;
@@ -249,11 +254,19 @@ impl Store {
                 let Some(np) = p.rebase(old, new) else {
                     continue;
                 };
+                tomb.execute(params![np.key(), id, change_gen])?;
                 del.execute(params![np.key(), id])?;
-                up.execute(params![id, np.as_str(), np.key(), parent_key(&np)])?;
+                up.execute(params![
+                    id,
+                    np.as_str(),
+                    np.key(),
+                    parent_key(&np),
+                    change_gen
+                ])?;
                 n += 1;
             }
         }
+        super::generations::resume_triggers(&tx)?;
         tx.commit()?;
         Ok(n)
     }
