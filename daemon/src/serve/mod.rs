@@ -296,7 +296,12 @@ fn spawn_notifier(notifier: Notifier, rx: mpsc::Receiver<Inval>) {
 /// both telling the FUSE side about names they change.
 fn start_provider(db: &Path, lower: &Path, fs: Arc<Inner>) -> Result<(), CliError> {
     let hook: query_socket::NameHook = Arc::new(move |old, new| fs.name_changed(old, new));
-    query_socket::start(db, lower, hook.clone()).map_err(CliError::failed)?;
+    // Serving files matters more than answering queries: a socket that cannot be bound (a
+    // path longer than a socket address holds, say) is logged, not fatal.
+    match query_socket::start(db, lower, hook.clone()) {
+        Ok(path) => log::info!("query socket at {}", path.display()),
+        Err(e) => log::error!("{e}; MediaStore queries only through the command line"),
+    }
     provider_tasks::spawn(db, lower, hook);
     Ok(())
 }
