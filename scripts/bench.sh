@@ -335,3 +335,6 @@ except OSError:
     pass
 print(json.dumps(out, indent=1))
 PY
+
+# Provider half (SPEC §11): a query page from a 1,000,000-row store.
+scripts/bench_query.sh

@@ -114,6 +114,10 @@ ALLOW_CHECKS=(
     "mediaproviderd mediaproviderd unix_stream_socket accept,listen,read,write,getopt"
     "vold mediaproviderd_fuse_socket sock_file write"
     "vold mediaproviderd unix_stream_socket connectto"
+    # the query socket (SPEC §11): init makes it, apps connect
+    "init mediaproviderd_query_socket sock_file create,setattr"
+    "untrusted_app mediaproviderd_query_socket sock_file write"
+    "untrusted_app mediaproviderd unix_stream_socket connectto"
     # mounting by itself
     "mediaproviderd fuse_device chr_file open"
     "mediaproviderd fuse filesystem mount,unmount"
@@ -142,7 +146,8 @@ DENY_CHECKS=(
     "mediaproviderd mediaproviderd capability sys_ptrace"
     "mediaproviderd media_rw_data_file file execute"
     "shell mediaproviderd_data_file file write"
-    "untrusted_app mediaproviderd unix_stream_socket connectto"
+    "untrusted_app mediaproviderd_fuse_socket sock_file write"
+    "system_server mediaproviderd unix_stream_socket connectto"
     "system_server mediaproviderd process transition"
 )
 
@@ -158,7 +163,8 @@ VIOLATIONS=(
     "allow system_server mediaproviderd:process transition;"
     "allow mediaproviderd system_file:file entrypoint;"
     "allow untrusted_app mediaproviderd_fuse_socket:sock_file write;"
-    "allow untrusted_app mediaproviderd:unix_stream_socket connectto;"
+    "allow system_server mediaproviderd:unix_stream_socket connectto;"
+    "allow system_server mediaproviderd_query_socket:sock_file write;"
     "allow mediaproviderd untrusted_app:process ptrace;"
     # AOSP neverallows mirrored in base/neverallows.te
     "allow mediaproviderd vendor_data_file:file { open read };"

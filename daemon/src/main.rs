@@ -4,6 +4,7 @@ mod cli;
 mod control;
 mod facts;
 mod lower;
+mod provider;
 mod serve;
 
 use cli::CliError;
@@ -68,6 +69,7 @@ fn run(argv: &[String]) -> Result<(), CliError> {
         "explain" => cli::explain::run(rest),
         "ranges" => cli::ranges::run(rest),
         "serve" => serve::run(rest),
+        c if cli::provider::COMMANDS.contains(&c) => cli::provider::run(c, rest),
         other => Err(CliError::usage(format!(
             "unknown command '{other}' (try --help)"
         ))),

@@ -6,9 +6,12 @@ pub mod backup;
 pub mod errno;
 pub mod facts;
 pub mod identity;
+pub mod lifecycle;
+pub mod meta;
 pub mod mime;
 pub mod packages_list;
 pub mod paths;
+pub mod query;
 pub mod redact;
 pub mod rules;
 

@@ -8,7 +8,7 @@ use mediaprovider_policy::identity::{
     app_id, Package, PermSet, Permission, AID_APP_START, DEFAULT_TARGET_SDK,
 };
 use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::store::{Store, SETTING_CONTROL, SETTING_LOWER, SETTING_MOUNT};
+use mediaprovider_policy::store::{Store, SETTING_CONTROL, SETTING_LOWER};
 use serde_json::json;
 use std::path::Path;
 
@@ -116,19 +116,7 @@ fn permissions(argv: &[String], grant: bool) -> Result<(), CliError> {
 
 /// Accepts a volume-relative path, or an absolute one under the mount point or lower root.
 fn volume_path(store: &Store, raw: &str) -> Result<VolPath, CliError> {
-    let bad = |m: &str| CliError::usage(format!("path '{raw}': {m}"));
-    if raw.starts_with('/') {
-        for key in [SETTING_MOUNT, SETTING_LOWER] {
-            if let Some(prefix) = store.setting(key)? {
-                if let Ok(rest) = Path::new(raw).strip_prefix(&prefix) {
-                    let rest = rest.to_str().ok_or_else(|| bad("not UTF-8"))?;
-                    return VolPath::parse(rest).map_err(|e| bad(&e.to_string()));
-                }
-            }
-        }
-        return Err(bad("absolute path is not under the mount point"));
-    }
-    VolPath::parse(raw).map_err(|e| bad(&e.to_string()))
+    crate::provider::volume_path(store, raw).map_err(|e| CliError::usage(e.message))
 }
 
 fn grant_file(argv: &[String], grant: bool) -> Result<(), CliError> {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod args;
 pub mod explain;
 pub mod help;
+pub mod provider;
 pub mod ranges;
 pub mod scan;
 

@@ -155,7 +155,7 @@ fn stop_signals() -> SigSet {
 }
 
 /// Validates and takes ownership of init's listening socket passed as fd number `value`.
-fn inherited_listener(value: &str) -> Result<UnixListener, String> {
+pub(super) fn inherited_listener(value: &str) -> Result<UnixListener, String> {
     let fd: RawFd = value
         .trim()
         .parse()

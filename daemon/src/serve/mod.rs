@@ -8,6 +8,8 @@ mod indexer;
 mod inodes;
 mod inval;
 mod packages_watch;
+mod provider_tasks;
+mod query_socket;
 mod quiet_log;
 mod reconcile;
 mod session;
@@ -193,6 +195,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     // Mount first, reconcile behind it (then the location indexer).
     reconcile::spawn(db.clone(), lower.clone(), rebuilt.is_some());
     spawn_control(&sock, fs.clone())?;
+    start_provider(&db, &lower, fs.clone())?; // provider half (SPEC §11): query socket + tasks
     let stats_file = a.get("stats").map(PathBuf::from);
     let fs_for_stats = fs.clone();
     let mount_for_signals = mount.clone();
@@ -255,6 +258,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
 /// On the way out: `app` commands must not try to reach this daemon any more.
 fn forget_control(db: &Path, sock: &Path) {
+    let _ = std::fs::remove_file(crate::provider::socket_path_for(db));
     if let Ok(store) = Store::open(db) {
         let _ = store.clear_setting(SETTING_CONTROL);
     }
@@ -290,6 +294,20 @@ fn create_default_dirs(lower: &Path) -> std::io::Result<()> {
         };
         tree.mkdir(&dir)?;
     }
+    Ok(())
+}
+
+/// The provider half: the `<db>.query` socket and the background metadata/maintain tasks,
+/// both telling the FUSE side about names they change.
+fn start_provider(db: &Path, lower: &Path, fs: Arc<Inner>) -> Result<(), CliError> {
+    let hook: query_socket::NameHook = Arc::new(move |old, new| fs.name_changed(old, new));
+    // Serving files matters more than answering queries: a socket that cannot be bound (a
+    // path longer than a socket address holds, say) is logged, not fatal.
+    match query_socket::start(db, lower, hook.clone()) {
+        Ok(path) => log::info!("query socket at {}", path.display()),
+        Err(e) => log::error!("{e}; MediaStore queries only through the command line"),
+    }
+    provider_tasks::spawn(db, lower, hook);
     Ok(())
 }
 

@@ -87,6 +87,34 @@ pub(crate) fn scan_items(src: &mut Src, start: u64, end: u64, out: &mut Out) {
     }
 }
 
+/// File segments (offset, len) of the `Exif` item of a top-level `meta` whose children span
+/// `[start, end)`: the metadata extractor reads the same item the scanner redacts.
+pub(crate) fn exif_item_parts(src: &mut Src, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+    let (mut iinf, mut iloc, mut idat) = (None, None, None);
+    let mut off = start;
+    for _ in 0..MAX_META_CHILDREN {
+        let b = next_box(src, off, end)?;
+        off = b.end;
+        let last = b.truncated;
+        match &b.typ {
+            b"iinf" => iinf = Some(b),
+            b"iloc" => iloc = Some(b),
+            b"idat" => idat = Some(b),
+            _ => {}
+        }
+        if last || off >= end {
+            break;
+        }
+    }
+    let (iinf, iloc) = (iinf?, iloc?);
+    let wanted: Vec<(u32, Item)> = item_infos(src, &iinf)
+        .into_iter()
+        .filter(|(_, i)| *i == Item::Exif)
+        .collect();
+    let loc = locations(src, &iloc, &wanted).into_iter().next()?;
+    resolve(src, &loc, idat.as_ref())
+}
+
 /// Exif item payload: u32 offset to the TIFF header (usually 6, past `Exif\0\0`), then data.
 fn exif_item(s: &mut Src, total: u64, o: &mut Out) {
     if let Some(h) = s.be32(0) {

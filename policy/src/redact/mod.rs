@@ -16,15 +16,15 @@
 //! telemetry tracks inside `mdat`, a video appended after a JPEG's EOI (motion photo),
 //! compressed QuickTime `cmov` headers, MakerNote-private GPS copies.
 
-mod bmff;
-mod cr3;
+pub(crate) mod bmff;
+pub(crate) mod cr3;
 mod crc;
 mod exif;
-mod heif;
+pub(crate) mod heif;
 mod jpeg;
 mod json;
 mod png;
-mod read;
+pub(crate) mod read;
 mod tiff;
 mod webp;
 mod xmp;

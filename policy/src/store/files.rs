@@ -39,7 +39,7 @@ const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime
 /// index (`'0'` is the byte after `'/'`), not a scan of the table.
 const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
 
-fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
+pub(super) fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
     Ok(FileRow {
         id: r.get(0)?,
@@ -205,7 +205,7 @@ impl Store {
         let special = parse_special_name(new.file_name());
         tx.execute(
             "UPDATE files SET path=?2, path_key=?3, parent_key=?4, mime=?5, media_type=?6,
-                 is_pending=?7, is_trashed=?8, location=location
+                 is_pending=?7, is_trashed=?8, location=location, date_expires=?9
              WHERE path_key=?1",
             params![
                 old.key(),
@@ -216,6 +216,13 @@ impl Store {
                 media as i64,
                 matches!(special, Some(SpecialName::Pending { .. })),
                 matches!(special, Some(SpecialName::Trashed { .. })),
+                // The expiry lives in pending/trashed names (SPEC §5.7, §11 `maintain`).
+                match special {
+                    Some(SpecialName::Pending { expires } | SpecialName::Trashed { expires }) => {
+                        Some(expires as i64)
+                    }
+                    None => None,
+                },
             ],
         )?;
         tx.commit()?;
@@ -227,20 +234,45 @@ impl Store {
     /// `new` are dropped: the lower rename succeeded, so nothing lives there).
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
         let tx = self.write_tx()?;
-        tx.execute(
-            &format!("DELETE FROM files WHERE {BELOW}"),
-            params![new.key()],
-        )?;
-        let n = tx.execute(
-            &format!(
-                "UPDATE files SET
-                    path = ?2 || substr(path, length(?3) + 1),
-                    path_key = ?4 || substr(path_key, length(?1) + 1),
-                    parent_key = ?4 || substr(parent_key, length(?1) + 1)
-                 WHERE {BELOW}"
-            ),
-            params![old.key(), new.as_str(), old.as_str(), new.key()],
-        )?;
+        // Provider half (SPEC §11): generations for this bulk rename are recorded set-wise.
+        let change_gen = super::generations::suspend_triggers(&tx)?;
+        let rows = {
+            let mut st = tx.prepare(
+                "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
+            )?;
+            let rows = st.query_map([old.key()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut n = 0;
+        {
+            let mut up = tx.prepare(
+                "UPDATE files SET path=?2, path_key=?3, parent_key=?4, generation_modified=?5
+                 WHERE id=?1",
+            )?;
+            let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
+            let mut tomb = tx.prepare(super::generations::TOMBSTONE_REPLACED)?;
+            for (id, path) in rows {
+                let Ok(p) = VolPath::parse(&path) else {
+                    continue;
+                };
+                let Some(np) = p.rebase(old, new) else {
+                    continue;
+                };
+                tomb.execute(params![np.key(), id, change_gen])?;
+                del.execute(params![np.key(), id])?;
+                up.execute(params![
+                    id,
+                    np.as_str(),
+                    np.key(),
+                    parent_key(&np),
+                    change_gen
+                ])?;
+                n += 1;
+            }
+        }
+        super::generations::resume_triggers(&tx)?;
         tx.commit()?;
         Ok(n)
     }

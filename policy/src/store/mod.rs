@@ -4,6 +4,8 @@
 
 mod background;
 mod files;
+mod generations;
+mod media;
 mod packages;
 mod reconcile;
 mod recovery;
@@ -11,6 +13,8 @@ mod schema;
 
 pub use background::FoundFile;
 pub use files::{implied_owner, FileRow, NewFile};
+pub use generations::SETTING_VERSION;
+pub use media::{MediaRow, RowFilter, SortKey};
 pub use reconcile::{mtime_ns, ReconcileStats};
 pub use recovery::Recovery;
 

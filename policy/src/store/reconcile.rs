@@ -28,6 +28,11 @@ const MAX_DEPTH: usize = 256;
 impl Store {
     pub fn reconcile(&self, lower: &Path) -> Result<ReconcileStats> {
         let tx = self.write_tx()?;
+        // Provider half (SPEC §11): generations for this pass are recorded set-wise below.
+        let change_gen = super::generations::suspend_triggers(&tx)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         let gen: i64 = tx.query_row("SELECT COALESCE(MAX(seen), 0) + 1 FROM files", [], |r| {
             r.get(0)
         })?;
@@ -36,12 +41,20 @@ impl Store {
         {
             let mut upsert = tx.prepare(
                 "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size,
-                                   mtime_ns, is_pending, is_trashed, date_expires, seen)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                   mtime_ns, is_pending, is_trashed, date_expires, seen,
+                                   generation_added, generation_modified, date_added)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
                  ON CONFLICT(path_key) DO UPDATE SET
                     location = CASE WHEN files.size = excluded.size
                                      AND files.mtime_ns = excluded.mtime_ns
                                 THEN files.location ELSE NULL END,
+                    meta_done = CASE WHEN files.size = excluded.size
+                                      AND files.mtime_ns = excluded.mtime_ns
+                                 THEN files.meta_done ELSE 0 END,
+                    generation_modified = CASE WHEN files.size = excluded.size
+                                                AND files.mtime_ns = excluded.mtime_ns
+                                           THEN files.generation_modified
+                                           ELSE excluded.generation_modified END,
                     size = excluded.size, mtime_ns = excluded.mtime_ns, seen = excluded.seen",
             )?;
             // Iterative walk: (lower dir, volume path, depth).
@@ -111,15 +124,19 @@ impl Store {
                         pending,
                         trashed,
                         expires,
-                        gen
+                        gen,
+                        change_gen,
+                        now
                     ])?;
                     stats.files += 1;
                 }
             }
         }
+        super::generations::tombstone_where_unseen(&tx, gen, change_gen)?;
         stats.removed = tx.execute("DELETE FROM files WHERE seen <> ?1", [gen])? as u64;
         let after: i64 = tx.query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))?;
         stats.added = (after - (before - stats.removed as i64)).max(0) as u64;
+        super::generations::resume_triggers(&tx)?;
         tx.commit()?;
         Ok(stats)
     }

@@ -51,9 +51,87 @@ const MIGRATIONS: &[&str] = &[
         ranges TEXT NOT NULL
     );
     ",
+    // 1 → 2: the provider half (SPEC §11): extracted metadata, favorites, generations,
+    // tombstones and the store version. Generations are kept by triggers, so every write path
+    // (FUSE, reconcile, app commands, lifecycle) counts without knowing about them.
+    PROVIDER_SCHEMA,
 ];
 
+const PROVIDER_SCHEMA: &str = "
+    ALTER TABLE files ADD COLUMN date_added INTEGER;
+    ALTER TABLE files ADD COLUMN date_taken INTEGER;
+    ALTER TABLE files ADD COLUMN width INTEGER;
+    ALTER TABLE files ADD COLUMN height INTEGER;
+    ALTER TABLE files ADD COLUMN orientation INTEGER;
+    ALTER TABLE files ADD COLUMN duration_ms INTEGER;
+    ALTER TABLE files ADD COLUMN latitude REAL;
+    ALTER TABLE files ADD COLUMN longitude REAL;
+    ALTER TABLE files ADD COLUMN is_favorite INTEGER NOT NULL DEFAULT 0;
+    -- 1 once metadata was extracted from the current content (size, mtime).
+    ALTER TABLE files ADD COLUMN meta_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN generation_added INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN generation_modified INTEGER NOT NULL DEFAULT 0;
+    -- The last path component, for sorting by display_name.
+    ALTER TABLE files ADD COLUMN display_name TEXT
+        GENERATED ALWAYS AS (substr(path, length(rtrim(path, replace(path, '/', ''))) + 1)) VIRTUAL;
+
+    CREATE TABLE generation(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+    INSERT INTO generation VALUES(1, (SELECT COALESCE(MAX(id), 0) FROM files));
+    UPDATE files SET generation_added = id, generation_modified = id,
+        date_added = mtime_ns / 1000000000;
+    CREATE TABLE tombstones(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+    CREATE INDEX tombstones_generation ON tombstones(generation);
+    INSERT OR IGNORE INTO settings(key, value) VALUES('store_version', lower(hex(randomblob(16))));
+
+    CREATE INDEX files_date_taken ON files(date_taken);
+    CREATE INDEX files_date_modified ON files(mtime_ns);
+    CREATE INDEX files_generation ON files(generation_modified);
+    CREATE INDEX files_meta_todo ON files(id) WHERE meta_done = 0;
+";
+
+/// The triggers that keep generations, tombstones and metadata staleness for every write path.
+/// Bulk paths (reconcile) suspend them inside their transaction and do the same bookkeeping
+/// set-wise, since a trigger costs every statement of a transaction a statement journal.
+pub(super) const GENERATION_TRIGGERS: &str = "
+    CREATE TRIGGER files_generation_insert AFTER INSERT ON files BEGIN
+        UPDATE generation SET value = value + 1;
+        UPDATE files SET generation_added = (SELECT value FROM generation),
+                         generation_modified = (SELECT value FROM generation),
+                         date_added = COALESCE(NEW.date_added, CAST(strftime('%s', 'now') AS INTEGER))
+            WHERE id = NEW.id;
+    END;
+    -- Any change a client must hear of; a content change also marks the metadata for
+    -- extraction again (one row write for both).
+    CREATE TRIGGER files_generation_update
+        AFTER UPDATE OF path, size, mtime_ns, owner, is_pending, is_trashed, is_favorite, meta_done
+        ON files
+        WHEN OLD.path IS NOT NEW.path OR OLD.size IS NOT NEW.size
+          OR OLD.mtime_ns IS NOT NEW.mtime_ns OR OLD.owner IS NOT NEW.owner
+          OR OLD.is_pending IS NOT NEW.is_pending OR OLD.is_trashed IS NOT NEW.is_trashed
+          OR OLD.is_favorite IS NOT NEW.is_favorite OR OLD.meta_done IS NOT NEW.meta_done BEGIN
+        UPDATE generation SET value = value + 1;
+        UPDATE files SET generation_modified = (SELECT value FROM generation),
+                         meta_done = CASE WHEN OLD.size IS NOT NEW.size
+                                           OR OLD.mtime_ns IS NOT NEW.mtime_ns
+                                      THEN 0 ELSE NEW.meta_done END
+            WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER files_tombstone AFTER DELETE ON files BEGIN
+        UPDATE generation SET value = value + 1;
+        INSERT OR REPLACE INTO tombstones(id, generation)
+            VALUES(OLD.id, (SELECT value FROM generation));
+    END;
+";
+
+pub(super) const DROP_GENERATION_TRIGGERS: &str = "
+    DROP TRIGGER files_generation_insert;
+    DROP TRIGGER files_generation_update;
+    DROP TRIGGER files_tombstone;
+";
+
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The version whose migration adds the generation triggers.
+const PROVIDER_VERSION: i64 = 2;
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     loop {
@@ -72,6 +150,9 @@ pub fn migrate(conn: &Connection) -> Result<()> {
                 return Ok(());
             }
             conn.execute_batch(MIGRATIONS[version as usize])?;
+            if version + 1 == PROVIDER_VERSION {
+                conn.execute_batch(GENERATION_TRIGGERS)?;
+            }
             conn.execute_batch(&format!("PRAGMA user_version={}", version + 1))
         })();
         match step {

@@ -132,6 +132,27 @@ impl Inner {
         Ok(())
     }
 
+    /// The provider half renamed (`Some(new)`: trash/untrash) or deleted (`None`: maintain) a
+    /// file outside any FUSE request. The old name's nodes are detached, so a kernel dentry
+    /// still holding them answers ESTALE and the kernel looks the name up again; the new name
+    /// resolves on its first lookup. No entry invalidation is sent (they can block: SPEC §9).
+    pub fn name_changed(&self, old: &VolPath, _new: Option<&VolPath>) {
+        let gone = {
+            let mut inodes = lock(&self.inodes);
+            let mut dir = super::super::inodes::ROOT_INO;
+            for comp in old.parent().unwrap_or_default().components() {
+                match inodes.find(dir, comp, View::Real) {
+                    Some(i) => dir = i,
+                    None => return, // never looked up: nothing cached in the kernel
+                }
+            }
+            inodes.detach_name(dir, old.file_name())
+        };
+        for ino in gone {
+            self.send_inval(Inval::Attrs(ino));
+        }
+    }
+
     pub(super) fn send_inval(&self, i: Inval) {
         let _ = lock(&self.inval).send(i);
     }
