@@ -411,3 +411,32 @@ fn reconcile_indexes_refreshes_and_drops() {
     );
     fs::remove_dir_all(&d).unwrap();
 }
+
+/// A listing reads the directory, then the store: a row it listed while the file was being
+/// created (row first, file second) may be complete by the time it acts. Dropping it then
+/// would leave the file ownerless (CI caught this as a lost owner under concurrent listing).
+#[test]
+fn a_listing_drops_only_the_vanished_row_it_saw() {
+    let s = Store::open_in_memory().unwrap();
+    let path = p("Download/new.txt");
+    let new = |fuse_pending, size| NewFile {
+        path: &path,
+        owner: Some("com.creator"),
+        size,
+        mtime_ns: 0,
+        fuse_pending,
+    };
+    // Listed while being created; completed before the listing acted.
+    let listed = s.upsert_file(&new(true, 0)).unwrap();
+    s.finish_write(&path, 5, 7, Some(false)).unwrap();
+    assert!(!s.delete_vanished(&listed).unwrap());
+    // Listed complete, then rewritten: a different file now, kept.
+    let listed = s.file(&path).unwrap().unwrap();
+    s.finish_write(&path, 9, 8, Some(false)).unwrap();
+    assert!(!s.delete_vanished(&listed).unwrap());
+    let row = s.file(&path).unwrap().unwrap();
+    assert_eq!(row.owner.as_deref(), Some("com.creator"));
+    // Listed complete and unchanged: really gone, dropped.
+    assert!(s.delete_vanished(&row).unwrap());
+    assert!(s.file(&path).unwrap().is_none());
+}

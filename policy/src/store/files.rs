@@ -525,12 +525,25 @@ impl Store {
             .ok_or_else(|| StoreError::Io(std::io::Error::other("row vanished right after insert")))
     }
 
-    /// Drops the row of a file that vanished from the lower tree, unless it is being created
-    /// through FUSE right now (its row exists before its file does).
-    pub fn delete_vanished(&self, path: &VolPath) -> Result<bool> {
+    /// Drops `listed`, the row of a file a listing found missing from the lower tree, only if
+    /// the row is still exactly as listed and was not being created through FUSE: the listing's
+    /// read of the directory and of the store are not atomic, so a row listed while its file
+    /// was being created (row first, then the file) may be closed and complete by now.
+    pub fn delete_vanished(&self, listed: &FileRow) -> Result<bool> {
+        if listed.fuse_pending {
+            return Ok(false);
+        }
         let n = self.with_stmt(
-            "DELETE FROM files WHERE path_key=?1 AND fuse_pending=0",
-            |st| st.execute([path.key()]),
+            "DELETE FROM files WHERE id=?1 AND path_key=?2 AND fuse_pending=0
+                                 AND size=?3 AND mtime_ns=?4",
+            |st| {
+                st.execute(params![
+                    listed.id,
+                    listed.path.key(),
+                    listed.size as i64,
+                    listed.mtime_ns
+                ])
+            },
         )?;
         Ok(n > 0)
     }

@@ -80,7 +80,7 @@ impl Inner {
                     let Some(disk_name) = files.get(&key) else {
                         // Not in our read of the directory: gone, unless it appeared since.
                         if matches!(self.lower.stat(&row.path), Ok(None)) {
-                            store.delete_vanished(&row.path)?;
+                            store.delete_vanished(&row)?;
                         }
                         continue;
                     };
