@@ -34,12 +34,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("mpd-store-bench"));
-    let _ = std::fs::remove_dir_all(&work);
+    // MPD_BENCH_KEEP=1 keeps the generated tree (and reuses one of the same size) between runs.
+    let keep = std::env::var_os("MPD_BENCH_KEEP").is_some();
     let lower = work.join("lower");
+    let complete = work.join(format!("complete-{files}"));
+    if !(keep && complete.exists()) {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    let _ = std::fs::remove_file(work.join("media.db"));
+    let _ = std::fs::remove_file(work.join("media.db-wal"));
+    let _ = std::fs::remove_file(work.join("media.db-shm"));
     let per_dir = 1000;
     let exts = ["jpg", "mp4", "mp3", "pdf", "png"];
     let t = Instant::now();
-    for i in 0..files {
+    for i in 0..if complete.exists() { 0 } else { files } {
         let dir = lower.join(format!("DCIM/d{:04}", i / per_dir));
         if i % per_dir == 0 {
             std::fs::create_dir_all(&dir)?;
@@ -136,6 +144,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "allowed": allowed,
         })
     );
-    std::fs::remove_dir_all(&work)?;
+    if keep {
+        std::fs::write(&complete, b"")?;
+    } else {
+        std::fs::remove_dir_all(&work)?;
+    }
     Ok(())
 }

@@ -48,13 +48,10 @@ pub fn gather(
     }
     let dir = path.parent().unwrap_or_default();
     let found = store.file_with_grant(caller, path)?;
-    let hidden = is_hidden_name(path.file_name()) || dir_hidden(lower, &dir);
+    let in_hidden_dir = dir_hidden(lower, &dir);
+    let hidden = in_hidden_dir || is_hidden_name(path.file_name());
     let mut facts = match &found {
-        Some((row, grant)) => {
-            let mut f = Store::row_facts(row, dir_hidden(lower, &dir), *grant);
-            f.hidden = hidden;
-            f
-        }
+        Some((row, grant)) => Store::row_facts(row, in_hidden_dir, *grant),
         None => FileFacts {
             exists: true,
             media_type: Some(classify_name(path.file_name()).1),

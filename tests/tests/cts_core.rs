@@ -411,6 +411,35 @@ fn nomedia_added_behind_the_daemons_back_hides_media_on_first_open() {
     );
 }
 
+/// The `.nomedia` verdicts the daemon remembers per directory follow changes made behind its
+/// back in an ancestor, in either direction, and a case variant counts.
+#[test]
+fn nomedia_verdicts_follow_ancestor_changes_behind_the_daemons_back() {
+    let Some(fx) = fx() else { return };
+    let owner = fx.add_app("nm2_owner", &[]);
+    let reader = fx.add_app("nm2_reader", &[RMI]);
+    let top = fx.dir("Pictures", "nm_top");
+    let dir = format!("{top}/inner");
+    std::fs::create_dir_all(fx.l(&dir)).unwrap();
+    let rel = format!("{dir}/p.jpg");
+    assert_eq!(owner.create(&rel, b"not really a jpeg"), Ok(()));
+    // Verdicts for both directories are now remembered.
+    assert_eq!(reader.read(&rel).map(|v| v.len()), Ok(17));
+    let marker = fx.l(&format!("{top}/.NoMedia"));
+    std::fs::write(&marker, b"").unwrap();
+    assert_eq!(
+        reader.read(&rel),
+        Err(Errno(libc::EACCES)),
+        "ancestor hides"
+    );
+    std::fs::remove_file(&marker).unwrap();
+    assert_eq!(
+        reader.read(&rel).map(|v| v.len()),
+        Ok(17),
+        "visible again once the ancestor's .nomedia is gone"
+    );
+}
+
 // =============================================================================================
 // Item 9: ordinary calls
 // =============================================================================================

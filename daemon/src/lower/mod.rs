@@ -6,10 +6,12 @@
 //! a miss or a create never reads the whole directory once it is indexed.
 
 mod names;
+mod nomedia;
 mod sys;
 
 pub use names::NameIndex;
 use names::{DirKey, DirVersion, Known};
+use nomedia::NomediaMemo;
 
 use mediaprovider_policy::paths::{eq_fold, VolPath};
 use std::fs::File;
@@ -111,6 +113,7 @@ pub fn set_times_fd(fd: BorrowedFd, times: &[libc::timespec; 2]) -> io::Result<(
 pub struct Lower {
     root: OwnedFd,
     names: NameIndex,
+    nomedia: NomediaMemo,
     /// Whole-directory reads on the request path (getdents passes), reported in `--stats`.
     pub dir_reads: AtomicU64,
 }
@@ -125,6 +128,7 @@ impl Lower {
         Ok(Lower {
             root: OwnedFd::from(root_file),
             names: NameIndex::default(),
+            nomedia: NomediaMemo::default(),
             dir_reads: AtomicU64::new(0),
         })
     }
@@ -385,11 +389,33 @@ impl Lower {
     }
 
     /// Is there a `.nomedia` file in `dir` right now (added behind the daemon's back too)?
+    /// Does `dir` hold a `.nomedia` file (any case)? One `lstat` when the memo knows the
+    /// directory at its current version; a checked walk otherwise.
     pub fn has_nomedia(&self, dir: &VolPath) -> bool {
+        let quick = if dir.is_root() {
+            sys::fstat(self.root.as_fd())
+        } else {
+            sys::stat_at(self.root.as_fd(), dir.as_str())
+        };
+        if let Ok(st) = quick.map(Stat) {
+            if let Some(v) = self
+                .nomedia
+                .get(dir.as_str(), st.dir_key(), st.dir_version())
+            {
+                return v;
+            }
+        }
         let Ok(fd) = self.dir(dir) else {
             return false;
         };
-        matches!(self.find_child(fd.as_fd(), ".nomedia"), Ok(Some((_, s))) if s.is_file())
+        let Ok(dst) = sys::fstat(fd.as_fd()).map(Stat) else {
+            return false;
+        };
+        let verdict =
+            matches!(self.find_child(fd.as_fd(), ".nomedia"), Ok(Some((_, s))) if s.is_file());
+        self.nomedia
+            .put(dir.as_str(), dst.dir_key(), dst.dir_version(), verdict);
+        verdict
     }
 
     pub fn statvfs(&self) -> io::Result<nix::sys::statvfs::Statvfs> {
