@@ -166,9 +166,6 @@ impl Store {
                 other => break other?,
             }
         }
-        if let Ok(v) = std::env::var("MPD_EXPERIMENT_PRAGMA") {
-            conn.execute_batch(&v)?;
-        }
         Ok(Store {
             stmts: RefCell::new(HashMap::new()),
             conn: Box::new(conn),
