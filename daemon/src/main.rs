@@ -4,6 +4,7 @@ mod cli;
 mod control;
 mod facts;
 mod lower;
+mod moving;
 mod provider;
 mod serve;
 

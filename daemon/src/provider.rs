@@ -186,6 +186,8 @@ pub struct Ctx<'a> {
     pub store: &'a Store,
     pub lower: Option<&'a Path>,
     pub name_changed: NameChanged<'a>,
+    /// The serving daemon's renames in flight (`None` from the command line, no daemon).
+    pub moving: Option<&'a std::sync::Arc<crate::moving::Moving>>,
 }
 
 /// Rows extracted before a query answers (catch-up for files written since the last pass).
@@ -274,6 +276,7 @@ fn apply(ctx: &Ctx, plan: &Plan) -> Result<Value, ReqError> {
                 if new.symlink_metadata().is_ok() {
                     return Err(ReqError::new(Errno::EEXIST, format!("{to} exists")));
                 }
+                let _in_flight = ctx.moving.map(|m| m.start(from));
                 std::fs::rename(&old, &new)
                     .map_err(|e| ReqError::new(Errno::EIO, format!("rename {from}: {e}")))?;
                 ctx.store.rename_file(from, to).map_err(store_err)?;

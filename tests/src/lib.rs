@@ -10,6 +10,7 @@
 //! * `MPD_TEST_LOG=LEVEL`: the daemon's log level (its stderr goes to `<tmp>/serve-N.log`);
 //! * `MPD_TEST_KEEP=1`: keep the temporary directories of stopped daemons.
 
+pub mod shim;
 pub mod sys;
 pub mod wire;
 
@@ -738,6 +739,8 @@ pub struct ServeOpts {
     /// Wait until the daemon answers a request on the mount before returning from `start`.
     pub wait_ready: bool,
     pub extra: Vec<String>,
+    /// Extra environment for the daemon (an `LD_PRELOAD` shim, say).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ServeOpts {
@@ -749,6 +752,7 @@ impl Default for ServeOpts {
             fuse_fd: false,
             wait_ready: true,
             extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -880,7 +884,8 @@ impl Fixture {
             .env(
                 "MEDIAPROVIDERD_LOG",
                 std::env::var("MPD_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            );
+            )
+            .envs(opts.env.iter().map(|(k, v)| (k, v)));
         let handoff_raw = handoff.as_ref().map(|f| f.0);
         unsafe {
             cmd.pre_exec(move || {

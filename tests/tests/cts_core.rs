@@ -319,6 +319,93 @@ fn listing_while_files_are_created_never_loses_their_owner() {
     assert_eq!(r, "", "files lost their owner under a concurrent listing");
 }
 
+/// A rename moves the lower entry before its row: a listing in between must not take the row
+/// for a vanished file (the moved file would be indexed again without its owner). A shim holds
+/// each lower rename for 30 ms, so every rename's window is wide open to the listings.
+#[test]
+fn listing_while_files_and_dirs_are_renamed_never_loses_their_owner() {
+    if !can_run("cts_core") {
+        return;
+    }
+    let shim_dir = Fixture::make_root();
+    let so = match shim::build(&shim_dir, "slow_rename", &shim::slow_rename_source(30)) {
+        Ok(so) => so,
+        Err(e) => {
+            assert!(!in_ci(), "{e}");
+            skip_note(&format!("cts_core: {e}"));
+            return;
+        }
+    };
+    let Some(fx) = own(ServeOpts {
+        env: vec![("LD_PRELOAD".into(), so.display().to_string())],
+        ..ServeOpts::default()
+    }) else {
+        return;
+    };
+    let creator = fx.add_app("mv_creator", &[]);
+    let lister = fx.add_app("mv_lister", &[]);
+    let dir = fx.dir("Download", "moves");
+    const N: usize = 20;
+    const D: usize = 4;
+    let made = creator.run(|| {
+        for i in 0..N {
+            create(&creator.path(&format!("{dir}/f{i}.txt")), b"x")?;
+        }
+        for d in 0..D {
+            mkdir(&creator.path(&format!("{dir}/d{d}")))?;
+            create(&creator.path(&format!("{dir}/d{d}/in.txt")), b"y")?;
+        }
+        Ok::<_, Errno>(())
+    });
+    assert_eq!(made, Ok(()));
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (done_ref, dir_ref, lister_ref) = (&done, &dir, &lister);
+        let l = s.spawn(move || {
+            while !done_ref.load(Ordering::SeqCst) {
+                let _ = lister_ref.user.ls(dir_ref);
+                for d in 0..D {
+                    let _ = lister_ref.user.ls(&format!("{dir_ref}/e{d}"));
+                }
+            }
+        });
+        let moved = creator.run(|| {
+            for i in 0..N {
+                let a = creator.path(&format!("{dir}/f{i}.txt"));
+                rename(&a, &creator.path(&format!("{dir}/g{i}.txt")))?;
+            }
+            for d in 0..D {
+                let a = creator.path(&format!("{dir}/d{d}"));
+                rename(&a, &creator.path(&format!("{dir}/e{d}")))?;
+            }
+            Ok::<_, Errno>(())
+        });
+        done.store(true, Ordering::SeqCst);
+        l.join().unwrap();
+        assert_eq!(moved, Ok(()));
+    });
+    let r = creator.run(|| {
+        let mut failed = Vec::new();
+        let names = (0..N)
+            .map(|i| format!("{dir}/g{i}.txt"))
+            .chain((0..D).map(|d| format!("{dir}/e{d}/in.txt")));
+        for rel in names {
+            let b = creator.path(&format!("{rel}.2"));
+            if let Err(e) = rename(&creator.path(&rel), &b) {
+                failed.push(format!("rename {rel}: {e}"));
+            } else if let Err(e) = unlink(&b) {
+                failed.push(format!("unlink {rel}: {e}"));
+            }
+        }
+        failed.join(", ")
+    });
+    assert_eq!(
+        r, "",
+        "renamed files lost their owner under a concurrent listing"
+    );
+    let _ = std::fs::remove_dir_all(&shim_dir);
+}
+
 // =============================================================================================
 // Item 6: SIGKILL under load releases the volume
 // =============================================================================================

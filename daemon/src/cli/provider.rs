@@ -94,6 +94,7 @@ pub fn run(cmd: &str, argv: &[String]) -> Result<(), CliError> {
         store: &store,
         lower: lower.as_deref(),
         name_changed: &|_, _| {},
+        moving: None,
     };
     let mut emit = |v: Value| print_json(&v);
     provider::execute(&ctx, &caller, &parsed, &mut emit, now()).map_err(cli_error)?;
@@ -126,6 +127,7 @@ fn maintain(argv: &[String]) -> Result<(), CliError> {
         store: &store,
         lower: Some(lower),
         name_changed: &|_, _| {},
+        moving: None,
     };
     let m = provider::maintain(&ctx, lower, now).map_err(cli_error)?;
     print_json(&maintained_json(&m, now));

@@ -193,7 +193,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     inval::spawn(session.notifier(), rx);
     // Mount first, reconcile behind it (then the location indexer).
-    reconcile::spawn(db.clone(), lower.clone(), rebuilt.is_some());
+    reconcile::spawn(
+        db.clone(),
+        lower.clone(),
+        rebuilt.is_some(),
+        fs.moving.clone(),
+    );
     spawn_control(&sock, fs.clone())?;
     start_provider(&db, &lower, fs.clone())?; // provider half (SPEC §11): query socket + tasks
     let stats_file = a.get("stats").map(PathBuf::from);
@@ -300,7 +305,10 @@ fn create_default_dirs(lower: &Path) -> std::io::Result<()> {
 /// The provider half: the `<db>.query` socket and the background metadata/maintain tasks,
 /// both telling the FUSE side about names they change.
 fn start_provider(db: &Path, lower: &Path, fs: Arc<Inner>) -> Result<(), CliError> {
-    let hook: query_socket::NameHook = Arc::new(move |old, new| fs.name_changed(old, new));
+    let hook = query_socket::NameHook {
+        moving: fs.moving.clone(),
+        changed: Arc::new(move |old, new| fs.name_changed(old, new)),
+    };
     // Serving files matters more than answering queries: a socket that cannot be bound (a
     // path longer than a socket address holds, say) is logged, not fatal.
     match query_socket::start(db, lower, hook.clone()) {

@@ -55,7 +55,8 @@ fn run(db: &Path, lower: &Path, hook: &NameHook) -> Result<(), Box<dyn std::erro
             let ctx = Ctx {
                 store: &store,
                 lower: Some(lower),
-                name_changed: &|old: &VolPath, new: Option<&VolPath>| hook(old, new),
+                name_changed: &|old: &VolPath, new: Option<&VolPath>| (hook.changed)(old, new),
+                moving: Some(&hook.moving),
             };
             match provider::maintain(&ctx, lower, unix_now()) {
                 Ok(m) if m.deleted + m.failed > 0 => log::info!(

@@ -18,8 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The daemon's hook for names changed by lifecycle requests (see `Inner::name_changed`).
-pub type NameHook = Arc<dyn Fn(&VolPath, Option<&VolPath>) + Send + Sync>;
+pub type NameChangedFn = dyn Fn(&VolPath, Option<&VolPath>) + Send + Sync;
+
+/// What lifecycle requests tell the serving daemon: names they changed (see
+/// `Inner::name_changed`) and renames in flight (so no listing drops their rows meanwhile).
+#[derive(Clone)]
+pub struct NameHook {
+    pub changed: Arc<NameChangedFn>,
+    pub moving: Arc<crate::moving::Moving>,
+}
 
 /// Connections served at once; more are told to retry (bounds threads and store connections).
 const MAX_CONNECTIONS: usize = 32;
@@ -138,7 +145,8 @@ fn serve_connection(
         let ctx = Ctx {
             store: &store,
             lower: Some(lower),
-            name_changed: &|old: &VolPath, new: Option<&VolPath>| hook(old, new),
+            name_changed: &|old: &VolPath, new: Option<&VolPath>| (hook.changed)(old, new),
+            moving: Some(&hook.moving),
         };
         match answer(&ctx, peer, &line, &mut out) {
             Ok(()) => writeln!(out, "{}", provider::end_line(&store))?,

@@ -5,9 +5,11 @@
 
 use super::indexer;
 use crate::lower::Lower;
+use crate::moving::Moving;
 use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::store::{FoundFile, Store, StoreError};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 const BATCH: usize = 4096;
@@ -16,11 +18,11 @@ const MAX_DEPTH: usize = 256;
 
 /// `recover`: the store was rebuilt, so once every file has a row, owners, grants and
 /// favorites come back from the backups on the lower files (SPEC §9).
-pub fn spawn(db: PathBuf, lower: PathBuf, recover: bool) {
+pub fn spawn(db: PathBuf, lower: PathBuf, recover: bool, moving: Arc<Moving>) {
     let spawned = std::thread::Builder::new()
         .name("reconcile".into())
         .spawn(move || {
-            match run(&db, &lower) {
+            match run(&db, &lower, &moving) {
                 Ok(()) if recover => match Store::open(&db) {
                     Ok(store) => super::recover_ownership(&store, &lower),
                     Err(e) => log::error!("store rebuilt, ownership recovery cannot open it: {e}"),
@@ -50,7 +52,7 @@ impl std::fmt::Display for Error {
     }
 }
 
-fn run(db: &std::path::Path, lower: &std::path::Path) -> Result<(), Error> {
+fn run(db: &std::path::Path, lower: &std::path::Path, moving: &Moving) -> Result<(), Error> {
     let t = Instant::now();
     let store = Store::open(db).map_err(Error::Store)?;
     let tree = Lower::open(lower).map_err(Error::Io)?;
@@ -104,6 +106,7 @@ fn run(db: &std::path::Path, lower: &std::path::Path) -> Result<(), Error> {
         after = last.0;
         for (id, path) in rows {
             if matches!(tree.stat(&path), Ok(None))
+                && !moving.covers(&path)
                 && store
                     .reconcile_remove(id, &path, gen)
                     .map_err(Error::Store)?

@@ -5,7 +5,6 @@
 
 use mediaproviderd_tests::cpath;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const SHIM_C: &str = r#"
 #define _GNU_SOURCE
@@ -75,24 +74,7 @@ long syscall(long n, ...) {
 
 /// Builds the EIO shim into `dir` with the system C compiler; the path of the `.so`.
 pub fn build_eio_shim(dir: &Path, mark: &str) -> Result<PathBuf, String> {
-    let src = dir.join("eio_shim.c");
-    let so = dir.join("eio_shim.so");
-    std::fs::write(&src, SHIM_C.replace("MARK", mark))
-        .map_err(|e| format!("{}: {e}", src.display()))?;
-    let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&so)
-        .arg(&src)
-        .arg("-ldl")
-        .output()
-        .map_err(|e| format!("cannot run cc to build the EIO shim: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cc failed building the EIO shim: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(so)
+    mediaproviderd_tests::shim::build(dir, "eio_shim", &SHIM_C.replace("MARK", mark))
 }
 
 /// Mounts a tmpfs of `mib` MiB at `dir` (the lower tree), world-traversable.

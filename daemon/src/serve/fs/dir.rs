@@ -79,7 +79,10 @@ impl Inner {
                 for (key, row) in rows {
                     let Some(disk_name) = files.get(&key) else {
                         // Not in our read of the directory: gone, unless it appeared since.
-                        if matches!(self.lower.stat(&row.path), Ok(None)) {
+                        // (Checked after the stat: a rename marks its source before moving it.)
+                        if matches!(self.lower.stat(&row.path), Ok(None))
+                            && !self.moving.covers(&row.path)
+                        {
                             store.delete_vanished(&row)?;
                         }
                         continue;

@@ -176,6 +176,7 @@ impl Inner {
                 });
             }
         }
+        let _in_flight = self.moving.start(&old_actual);
         self.lower
             .rename(&old_actual, &new_actual, flags)
             .map_err(|e| io_errno(&e))?;

@@ -8,6 +8,7 @@ use super::super::store_pool::StorePool;
 use super::sys::{policy_errno, Res, StoreCtx};
 use crate::facts::{LocationCache, Probe};
 use crate::lower::{Lower, Stat};
+use crate::moving::Moving;
 use fuser::{Errno, INodeNo};
 use mediaprovider_policy::facts::{self, LowerEntry};
 use mediaprovider_policy::identity::Caller;
@@ -46,6 +47,8 @@ pub struct Inner {
     inval: Mutex<Sender<Inval>>,
     unimplemented: Mutex<HashSet<&'static str>>,
     pub stats: Arc<Stats>,
+    /// Renames in flight: their rows are never taken for vanished files meanwhile.
+    pub moving: Arc<Moving>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +89,7 @@ impl Inner {
             inval: Mutex::new(inval),
             unimplemented: Mutex::new(HashSet::new()),
             stats,
+            moving: Arc::new(Moving::default()),
         }
     }
 
