@@ -121,9 +121,11 @@ impl VolPath {
         if other.is_root() {
             return true;
         }
-        let a: Vec<&str> = self.components().collect();
-        let b: Vec<&str> = other.components().collect();
-        a.len() >= b.len() && a.iter().zip(&b).all(|(x, y)| eq_fold(x, y))
+        // Component by component, without allocating: directory renames test every node.
+        let mut mine = self.components();
+        other
+            .components()
+            .all(|y| mine.next().is_some_and(|x| eq_fold(x, y)))
     }
 
     /// Replaces the prefix `from` with `to` (for directory renames).

@@ -440,3 +440,33 @@ fn a_listing_drops_only_the_vanished_row_it_saw() {
     assert!(s.delete_vanished(&row).unwrap());
     assert!(s.file(&path).unwrap().is_none());
 }
+
+/// The set-wise move: every row below the old name (spelled as stored) moves with its id,
+/// owner and parent key; stale rows already below the new name are dropped and tombstoned.
+#[test]
+fn directory_rename_moves_rows_set_wise_and_drops_stale_rows_at_the_target() {
+    let s = Store::open_in_memory().unwrap();
+    add(&s, "DCIM/Trip/a.jpg", Some("com.a"));
+    add(&s, "DCIM/Trip/sub/deeper/b.jpg", Some("com.a"));
+    add(&s, "DCIM/Trip2/c.jpg", Some("com.c"));
+    add(&s, "DCIM/Holiday/stale.jpg", None);
+    let moved_id = s.file(&p("DCIM/Trip/a.jpg")).unwrap().unwrap().id;
+    let stale_id = s.file(&p("DCIM/Holiday/stale.jpg")).unwrap().unwrap().id;
+    let before = s.generation().unwrap();
+    assert_eq!(
+        s.rename_tree(&p("DCIM/Trip"), &p("DCIM/Holiday")).unwrap(),
+        2
+    );
+    let a = s.file(&p("dcim/holiday/a.jpg")).unwrap().unwrap();
+    assert_eq!((a.id, a.owner.as_deref()), (moved_id, Some("com.a")));
+    assert_eq!(a.path.as_str(), "DCIM/Holiday/a.jpg");
+    assert_eq!(s.list_dir(&p("DCIM/Holiday/sub/deeper")).unwrap().len(), 1);
+    assert!(s.file(&p("DCIM/Holiday/stale.jpg")).unwrap().is_none());
+    assert!(s.deleted_since(before).unwrap().contains(&stale_id));
+    assert!(s.list_tree(&p("DCIM/Trip")).unwrap().is_empty());
+    assert!(
+        s.file(&p("DCIM/Trip2/c.jpg")).unwrap().is_some(),
+        "sibling untouched"
+    );
+    assert!(s.generation().unwrap() > before);
+}

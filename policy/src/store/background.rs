@@ -101,9 +101,9 @@ impl Store {
 
     /// Drops the row `id` if it still has that path and was not seen since.
     pub fn reconcile_remove(&self, id: i64, path: &VolPath, gen: i64) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.with_stmt(
             "DELETE FROM files WHERE id=?1 AND path_key=?2 AND seen <> ?3 AND fuse_pending = 0",
-            params![id, path.key(), gen],
+            |st| st.execute(params![id, path.key(), gen]),
         )? > 0)
     }
 }

@@ -37,7 +37,7 @@ const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime
 
 /// Rows strictly below the directory whose key is `?1`: a range over the unique `path_key`
 /// index (`'0'` is the byte after `'/'`), not a scan of the table.
-const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
+pub(super) const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
 
 pub(super) fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
@@ -116,7 +116,7 @@ impl Store {
             Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
             None => (false, false, None),
         };
-        self.conn.execute(
+        self.with_stmt(
             "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
                                is_pending, is_trashed, fuse_pending, date_expires)
              VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -125,20 +125,22 @@ impl Store {
                 size = excluded.size, mtime_ns = excluded.mtime_ns,
                 fuse_pending = excluded.fuse_pending,
                 location = NULL",
-            params![
-                f.path.as_str(),
-                f.path.key(),
-                parent_key(f.path),
-                f.owner,
-                mime,
-                media as i64,
-                f.size as i64,
-                f.mtime_ns,
-                pending || f.fuse_pending,
-                trashed,
-                f.fuse_pending,
-                expires
-            ],
+            |st| {
+                st.execute(params![
+                    f.path.as_str(),
+                    f.path.key(),
+                    parent_key(f.path),
+                    f.owner,
+                    mime,
+                    media as i64,
+                    f.size as i64,
+                    f.mtime_ns,
+                    pending || f.fuse_pending,
+                    trashed,
+                    f.fuse_pending,
+                    expires
+                ])
+            },
         )?;
         self.file(f.path)?
             .ok_or_else(|| StoreError::Io(std::io::Error::other("row vanished right after insert")))
@@ -152,30 +154,28 @@ impl Store {
         mtime_ns: i64,
         location: Option<bool>,
     ) -> Result<()> {
-        self.conn.execute(
+        self.with_stmt(
             "UPDATE files SET size=?2, mtime_ns=?3, location=?4,
                  is_pending = CASE WHEN fuse_pending=1 THEN 0 ELSE is_pending END, fuse_pending=0
              WHERE path_key=?1",
-            params![path.key(), size as i64, mtime_ns, location],
+            |st| st.execute(params![path.key(), size as i64, mtime_ns, location]),
         )?;
         Ok(())
     }
 
     /// Records the scanner's verdict for a row.
     pub fn set_location(&self, path: &VolPath, location: bool) -> Result<()> {
-        self.conn.execute(
-            "UPDATE files SET location=?2 WHERE path_key=?1",
-            params![path.key(), location],
-        )?;
+        self.with_stmt("UPDATE files SET location=?2 WHERE path_key=?1", |st| {
+            st.execute(params![path.key(), location])
+        })?;
         Ok(())
     }
 
     /// Takes over ownership of a row (legacy apps writing an unowned file, §2.4).
     pub fn set_owner(&self, path: &VolPath, owner: Option<&str>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE files SET owner=?2 WHERE path_key=?1",
-            params![path.key(), owner],
-        )?;
+        self.with_stmt("UPDATE files SET owner=?2 WHERE path_key=?1", |st| {
+            st.execute(params![path.key(), owner])
+        })?;
         Ok(())
     }
 
@@ -199,69 +199,93 @@ impl Store {
     pub fn rename_file(&self, old: &VolPath, new: &VolPath) -> Result<()> {
         let tx = self.write_tx()?;
         if old.key() != new.key() {
-            tx.execute("DELETE FROM files WHERE path_key=?1", [new.key()])?;
+            self.with_stmt("DELETE FROM files WHERE path_key=?1", |st| {
+                st.execute([new.key()])
+            })?;
         }
         let (mime, media) = classify_name(new.file_name());
         let special = parse_special_name(new.file_name());
-        tx.execute(
+        self.with_stmt(
             "UPDATE files SET path=?2, path_key=?3, parent_key=?4, mime=?5, media_type=?6,
                  is_pending=?7, is_trashed=?8, location=location, date_expires=?9
              WHERE path_key=?1",
-            params![
-                old.key(),
-                new.as_str(),
-                new.key(),
-                parent_key(new),
-                mime,
-                media as i64,
-                matches!(special, Some(SpecialName::Pending { .. })),
-                matches!(special, Some(SpecialName::Trashed { .. })),
-                // The expiry lives in pending/trashed names (SPEC §5.7, §11 `maintain`).
-                match special {
-                    Some(SpecialName::Pending { expires } | SpecialName::Trashed { expires }) => {
-                        Some(expires as i64)
-                    }
-                    None => None,
-                },
-            ],
+            |st| {
+                st.execute(params![
+                    old.key(),
+                    new.as_str(),
+                    new.key(),
+                    parent_key(new),
+                    mime,
+                    media as i64,
+                    matches!(special, Some(SpecialName::Pending { .. })),
+                    matches!(special, Some(SpecialName::Trashed { .. })),
+                    // The expiry lives in pending/trashed names (SPEC §5.7, §11 `maintain`).
+                    match special {
+                        Some(
+                            SpecialName::Pending { expires } | SpecialName::Trashed { expires },
+                        ) => {
+                            Some(expires as i64)
+                        }
+                        None => None,
+                    },
+                ])
+            },
         )?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Renames every row below directory `old` to sit below `new`, in one transaction: two
-    /// statements over an index range, whatever the directory holds (stale rows already below
-    /// `new` are dropped: the lower rename succeeded, so nothing lives there).
+    /// Renames every row below directory `old` to sit below `new`, in one transaction, set-wise
+    /// over index ranges: stale rows already below `new` are tombstoned and dropped (the lower
+    /// rename succeeded, so nothing lives there), then every row spelled below `old` is moved by
+    /// one UPDATE. Rows whose stored spelling of `old` differs (a case change behind the
+    /// daemon's back) are moved one by one.
     pub fn rename_tree(&self, old: &VolPath, new: &VolPath) -> Result<usize> {
         let tx = self.write_tx()?;
         // Provider half (SPEC §11): generations for this bulk rename are recorded set-wise.
         let change_gen = super::generations::suspend_triggers(&tx)?;
-        let rows = {
-            let mut st = tx.prepare(
-                "SELECT id, path FROM files WHERE substr(path_key, 1, length(?1) + 1) = ?1 || '/'",
-            )?;
-            let rows = st.query_map([old.key()], |r| {
+        let (old_key, new_key) = (old.key(), new.key());
+        if old_key != new_key {
+            super::generations::tombstone_below(&tx, &new_key, change_gen)?;
+            tx.execute(&format!("DELETE FROM files WHERE {BELOW}"), [&new_key])?;
+        }
+        // substr() counts characters: the prefixes are replaced by their character lengths.
+        let old_prefix = format!("{}/", old.as_str());
+        let mut n = tx.execute(
+            &format!(
+                "UPDATE files SET path = ?2 || substr(path, ?3),
+                                  path_key = ?4 || substr(path_key, ?5),
+                                  parent_key = ?4 || substr(parent_key, ?5),
+                                  generation_modified = ?6
+                 WHERE {BELOW} AND substr(path, 1, ?7) = ?8"
+            ),
+            params![
+                old_key,
+                new.as_str(),
+                old.as_str().chars().count() as i64 + 1,
+                new_key,
+                old_key.chars().count() as i64 + 1,
+                change_gen,
+                old_prefix.chars().count() as i64,
+                old_prefix
+            ],
+        )?;
+        let others = {
+            let mut st = tx.prepare(&format!("SELECT id, path FROM files WHERE {BELOW}"))?;
+            let rows = st.query_map([&old_key], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let mut n = 0;
-        {
+        if !others.is_empty() {
             let mut up = tx.prepare(
                 "UPDATE files SET path=?2, path_key=?3, parent_key=?4, generation_modified=?5
                  WHERE id=?1",
             )?;
-            let mut del = tx.prepare("DELETE FROM files WHERE path_key=?1 AND id<>?2")?;
-            let mut tomb = tx.prepare(super::generations::TOMBSTONE_REPLACED)?;
-            for (id, path) in rows {
-                let Ok(p) = VolPath::parse(&path) else {
+            for (id, path) in others {
+                let Some(np) = VolPath::parse(&path).ok().and_then(|p| p.rebase(old, new)) else {
                     continue;
                 };
-                let Some(np) = p.rebase(old, new) else {
-                    continue;
-                };
-                tomb.execute(params![np.key(), id, change_gen])?;
-                del.execute(params![np.key(), id])?;
                 up.execute(params![
                     id,
                     np.as_str(),
@@ -436,11 +460,11 @@ impl Store {
     }
 
     pub fn put_ranges(&self, ino: u64, size: u64, mtime_ns: i64, json: &str) -> Result<()> {
-        self.conn.execute(
+        self.with_stmt(
             "INSERT INTO ranges_cache(ino, size, mtime_ns, ranges) VALUES(?1, ?2, ?3, ?4)
              ON CONFLICT(ino) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  ranges=excluded.ranges",
-            params![ino as i64, size as i64, mtime_ns, json],
+            |st| st.execute(params![ino as i64, size as i64, mtime_ns, json]),
         )?;
         Ok(())
     }

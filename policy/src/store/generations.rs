@@ -48,10 +48,18 @@ pub(super) fn suspend_triggers(tx: &Connection) -> Result<i64> {
     )?)
 }
 
-/// Tombstones (at generation ?3) the row at path key ?1 other than row ?2, which a bulk rename
-/// is about to replace.
-pub(super) const TOMBSTONE_REPLACED: &str = "INSERT OR REPLACE INTO tombstones(id, generation)
-     SELECT id, ?3 FROM files WHERE path_key=?1 AND id<>?2";
+/// Tombstones, at generation `g`, every row below the directory with key `dir_key`, which a
+/// bulk rename is about to replace.
+pub(super) fn tombstone_below(tx: &Connection, dir_key: &str, g: i64) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO tombstones(id, generation) SELECT id, ?2 FROM files WHERE {}",
+            super::files::BELOW
+        ),
+        params![dir_key, g],
+    )?;
+    Ok(())
+}
 
 /// Tombstones, at generation `g`, every row the bulk pass is about to delete.
 pub(super) fn tombstone_where_unseen(tx: &Connection, seen: i64, g: i64) -> Result<()> {

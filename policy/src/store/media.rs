@@ -223,10 +223,10 @@ impl Store {
     /// Sets or clears `is_favorite`; false if there is no such row.
     /// The favorite flag is kept in the ownership backup too (SPEC §9).
     pub fn set_favorite(&self, path: &VolPath, favorite: bool) -> Result<bool> {
-        let changed = self.conn.execute(
-            "UPDATE files SET is_favorite=?2 WHERE path_key=?1",
-            params![path.key(), favorite],
-        )? > 0;
+        let changed =
+            self.with_stmt("UPDATE files SET is_favorite=?2 WHERE path_key=?1", |st| {
+                st.execute(params![path.key(), favorite])
+            })? > 0;
         if changed {
             self.sync_backup(path);
         }

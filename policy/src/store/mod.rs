@@ -142,7 +142,7 @@ impl Store {
     }
 
     fn setup(conn: Connection, path: &Path) -> Result<Store> {
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_handler(Some(wait_for_writer))?;
         // Switching a brand-new file to WAL while another process creates it too can answer
         // "busy" without consulting the busy handler: retry for a while, like the handler would.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -277,4 +277,25 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// How long a connection waits for another writer before answering "busy": 10 s, about.
+const BUSY_WAIT_LIMIT_US: u64 = 10_000_000;
+
+/// Busy handler: another connection holds the write lock (the daemon's per-thread connections,
+/// its background passes, a command-line tool). SQLite's own timeout handler sleeps 1, 2, 5,
+/// 10… 100 ms between tries, so a create that meets a concurrent commit lost milliseconds;
+/// write transactions here last tens of microseconds, so try again soon, backing off slowly.
+fn wait_for_writer(tries: i32) -> bool {
+    let tries = tries.max(0) as u64;
+    let (pause_us, waited_us) = match tries {
+        0..20 => (20, tries * 20),
+        20..200 => (100, 400 + (tries - 20) * 100),
+        _ => (2_000, 18_400 + (tries - 200) * 2_000),
+    };
+    if waited_us >= BUSY_WAIT_LIMIT_US {
+        return false;
+    }
+    std::thread::sleep(Duration::from_micros(pause_us));
+    true
 }
