@@ -2,6 +2,7 @@
 //! test mounts the real daemon and acts as real uids; race items run bounded loops and assert
 //! on what every iteration saw, never on timings. Issue 9's tests are in `cts_core_index.rs`.
 
+use mediaprovider_policy::store::Store;
 use mediaproviderd_tests::*;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -404,6 +405,45 @@ fn listing_while_files_and_dirs_are_renamed_never_loses_their_owner() {
         "renamed files lost their owner under a concurrent listing"
     );
     let _ = std::fs::remove_dir_all(&shim_dir);
+}
+
+/// Readers that never all pause at once keep SQLite from rewinding the write-ahead log (8 apps
+/// for 5 s grew it to 216 MB here, and every read slows as it grows). A reader held open while
+/// apps write stands in for them; once it ends, the daemon's checkpointer must bring the log
+/// back under its bound (SQLite alone rewinds it but never shrinks the file).
+#[test]
+fn write_ahead_log_is_brought_back_under_its_bound_after_a_long_reader() {
+    let Some(fx) = own(ServeOpts::default()) else {
+        return;
+    };
+    let app = fx.add_app("wal_writer", &[]);
+    let dir = fx.dir("Download", "wal");
+    let reader = Store::open(&fx.db).unwrap();
+    reader.connection().execute_batch("BEGIN").unwrap();
+    let rows: i64 = reader
+        .connection()
+        .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows >= 0);
+    let made = app.run(|| {
+        for i in 0..1500 {
+            create(&app.path(&format!("{dir}/f{i}.txt")), b"x")?;
+        }
+        Ok::<_, Errno>(())
+    });
+    assert_eq!(made, Ok(()));
+    let mut wal = fx.db.clone().into_os_string();
+    wal.push("-wal");
+    let grown = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    reader.connection().execute_batch("COMMIT").unwrap();
+    drop(reader);
+    // The checkpointer looks once a second.
+    std::thread::sleep(Duration::from_millis(2500));
+    let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size <= 16 << 20,
+        "write-ahead log at {size} bytes after the reader ended (grew to {grown})"
+    );
 }
 
 // =============================================================================================

@@ -1,6 +1,7 @@
 //! `mediaproviderd serve`: prepare the lower tree and the store, mount (or take a mounted
 //! `/dev/fuse` fd), and serve until SIGTERM/SIGINT or until the mount goes away.
 
+mod checkpoint;
 mod fs;
 mod handles;
 mod handoff;
@@ -192,6 +193,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
 
     inval::spawn(session.notifier(), rx);
+    checkpoint::spawn(&db);
     // Mount first, reconcile behind it (then the location indexer).
     reconcile::spawn(
         db.clone(),

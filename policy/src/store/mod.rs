@@ -219,6 +219,21 @@ impl Store {
         Ok(self.with_stmt("PRAGMA data_version", |st| st.query_row([], |r| r.get(0)))?)
     }
 
+    /// Copies the write-ahead log back into the database and empties it, waiting at most about
+    /// 50 ms for the write lock and for readers still on old frames: the checkpoint holds the
+    /// write lock while it waits, so a long wait would stall every writer. Returns whether it
+    /// completed (`false`: busy; try again later).
+    pub fn checkpoint_wal(&self) -> Result<bool> {
+        self.conn.busy_handler(Some(wait_briefly))?;
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        self.conn.busy_handler(Some(wait_for_writer))?;
+        Ok(busy? == 0)
+    }
+
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
@@ -281,19 +296,31 @@ impl Store {
 
 /// How long a connection waits for another writer before answering "busy": 10 s, about.
 const BUSY_WAIT_LIMIT_US: u64 = 10_000_000;
+/// How long a checkpoint may hold writers back: 50 ms, about.
+const CHECKPOINT_WAIT_LIMIT_US: u64 = 50_000;
 
 /// Busy handler: another connection holds the write lock (the daemon's per-thread connections,
 /// its background passes, a command-line tool). SQLite's own timeout handler sleeps 1, 2, 5,
 /// 10… 100 ms between tries, so a create that meets a concurrent commit lost milliseconds;
 /// write transactions here last tens of microseconds, so try again soon, backing off slowly.
 fn wait_for_writer(tries: i32) -> bool {
+    wait_up_to(tries, BUSY_WAIT_LIMIT_US)
+}
+
+/// The checkpointer's handler: the same polling (it must win the write lock against writers
+/// that poll this fast), for a much shorter time.
+fn wait_briefly(tries: i32) -> bool {
+    wait_up_to(tries, CHECKPOINT_WAIT_LIMIT_US)
+}
+
+fn wait_up_to(tries: i32, limit_us: u64) -> bool {
     let tries = tries.max(0) as u64;
     let (pause_us, waited_us) = match tries {
         0..20 => (20, tries * 20),
         20..200 => (100, 400 + (tries - 20) * 100),
         _ => (2_000, 18_400 + (tries - 200) * 2_000),
     };
-    if waited_us >= BUSY_WAIT_LIMIT_US {
+    if waited_us >= limit_us {
         return false;
     }
     std::thread::sleep(Duration::from_micros(pause_us));
