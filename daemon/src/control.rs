@@ -92,9 +92,25 @@ pub fn socket_path_for(db: &Path) -> PathBuf {
 /// Binds the socket (replacing a stale one from a killed daemon), root/owner only.
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
     let _ = std::fs::remove_file(path);
-    let l = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(l)
+    bind_with_mode(path, 0o600)
+}
+
+/// Binds a listening socket at `path` with `mode`: bound under a temporary name, given its
+/// mode, then renamed into place, so it never appears under its real name with the umask's
+/// mode (a peer or a check could see it in between).
+pub fn bind_with_mode(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(listener)
 }
 
 /// Serves requests until the listener fails; `handle` applies one request.

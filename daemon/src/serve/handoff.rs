@@ -18,7 +18,7 @@ use nix::sys::socket::{getsockopt, recvmsg, sockopt, ControlMessageOwned, MsgFla
 use nix::sys::stat::{fstat, SFlag};
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -194,10 +194,7 @@ fn bind(path: &Path) -> Result<UnixListener, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e.to_string()),
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("bind: {e}"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| format!("chmod 0660: {e}"))?;
-    Ok(listener)
+    crate::control::bind_with_mode(path, 0o660).map_err(|e| format!("bind (mode 0660): {e}"))
 }
 
 fn peer_description(stream: &UnixStream) -> String {
@@ -394,6 +391,7 @@ mod tests {
         // A stale socket is replaced.
         drop(UnixListener::bind(&path).unwrap());
         let sock = FuseSocket::open(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
         let null = std::fs::File::open("/dev/null").unwrap();

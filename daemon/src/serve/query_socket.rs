@@ -11,7 +11,6 @@ use mediaprovider_policy::Errno;
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,10 +53,8 @@ pub fn start(db: &Path, lower: &Path, hook: NameHook) -> Result<PathBuf, String>
     }
     let path = provider::socket_path_for(db);
     let _ = std::fs::remove_file(&path);
-    let listener =
-        UnixListener::bind(&path).map_err(|e| format!("query socket {}: {e}", path.display()))?;
     // Every app may ask; what it gets is decided per peer uid.
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+    let listener = crate::control::bind_with_mode(&path, 0o666)
         .map_err(|e| format!("query socket {}: {e}", path.display()))?;
     spawn_accept(listener, db, lower, hook)?;
     Ok(path)
