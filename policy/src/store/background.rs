@@ -5,9 +5,9 @@
 //! keeps its row).
 
 use super::files::implied_owner;
+use super::files::NameColumns;
 use super::{Result, Store};
-use crate::mime::classify_name;
-use crate::paths::{parse_special_name, SpecialName, VolPath};
+use crate::paths::VolPath;
 use rusqlite::params;
 
 /// A regular file the walk found.
@@ -46,25 +46,19 @@ impl Store {
                     size = excluded.size, mtime_ns = excluded.mtime_ns, seen = excluded.seen",
             )?;
             for f in files {
-                let name = f.path.file_name();
-                let (mime, media) = classify_name(name);
-                let (pending, trashed, expires) = match parse_special_name(name) {
-                    Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
-                    Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
-                    None => (false, false, None),
-                };
+                let n = NameColumns::of(f.path.file_name());
                 upsert.execute(params![
                     f.path.as_str(),
                     f.path.key(),
                     f.path.parent().map(|p| p.key()).unwrap_or_default(),
                     implied_owner(&f.path),
-                    mime,
-                    media as i64,
+                    n.mime,
+                    n.media,
                     f.size as i64,
                     f.mtime_ns,
-                    pending,
-                    trashed,
-                    expires,
+                    n.pending,
+                    n.trashed,
+                    n.expires,
                     gen
                 ])?;
             }

@@ -39,6 +39,34 @@ const FILE_BY_KEY: &str = "SELECT id, path, owner, mime, media_type, size, mtime
 /// index (`'0'` is the byte after `'/'`), not a scan of the table.
 pub(super) const BELOW: &str = "path_key >= ?1 || '/' AND path_key < ?1 || '0'";
 
+/// What a file's name alone says about its row: MIME and media type by extension, and the
+/// pending/trashed state with its expiry, which live in the name (SPEC §5.7).
+pub(super) struct NameColumns {
+    pub mime: &'static str,
+    pub media: i64,
+    pub pending: bool,
+    pub trashed: bool,
+    pub expires: Option<i64>,
+}
+
+impl NameColumns {
+    pub fn of(name: &str) -> NameColumns {
+        let (mime, media) = classify_name(name);
+        let (pending, trashed, expires) = match parse_special_name(name) {
+            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
+            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
+            None => (false, false, None),
+        };
+        NameColumns {
+            mime,
+            media: media as i64,
+            pending,
+            trashed,
+            expires,
+        }
+    }
+}
+
 pub(super) fn row_from(r: &Row) -> rusqlite::Result<FileRow> {
     let path: String = r.get(1)?;
     Ok(FileRow {
@@ -108,14 +136,7 @@ impl Store {
     /// Inserts a row, or refreshes the existing row with that name (case-insensitively).
     /// The owner of an existing row is kept unless it had none.
     pub fn upsert_file(&self, f: &NewFile) -> Result<FileRow> {
-        let name = f.path.file_name();
-        let (mime, media) = classify_name(name);
-        let special = parse_special_name(name);
-        let (pending, trashed, expires) = match special {
-            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
-            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
-            None => (false, false, None),
-        };
+        let n = NameColumns::of(f.path.file_name());
         self.with_stmt(
             "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
                                is_pending, is_trashed, fuse_pending, date_expires)
@@ -131,14 +152,14 @@ impl Store {
                     f.path.key(),
                     parent_key(f.path),
                     f.owner,
-                    mime,
-                    media as i64,
+                    n.mime,
+                    n.media,
                     f.size as i64,
                     f.mtime_ns,
-                    pending || f.fuse_pending,
-                    trashed,
+                    n.pending || f.fuse_pending,
+                    n.trashed,
                     f.fuse_pending,
-                    expires
+                    n.expires
                 ])
             },
         )?;
@@ -203,8 +224,7 @@ impl Store {
                 st.execute([new.key()])
             })?;
         }
-        let (mime, media) = classify_name(new.file_name());
-        let special = parse_special_name(new.file_name());
+        let n = NameColumns::of(new.file_name());
         self.with_stmt(
             "UPDATE files SET path=?2, path_key=?3, parent_key=?4, mime=?5, media_type=?6,
                  is_pending=?7, is_trashed=?8, location=location, date_expires=?9
@@ -215,19 +235,11 @@ impl Store {
                     new.as_str(),
                     new.key(),
                     parent_key(new),
-                    mime,
-                    media as i64,
-                    matches!(special, Some(SpecialName::Pending { .. })),
-                    matches!(special, Some(SpecialName::Trashed { .. })),
-                    // The expiry lives in pending/trashed names (SPEC §5.7, §11 `maintain`).
-                    match special {
-                        Some(
-                            SpecialName::Pending { expires } | SpecialName::Trashed { expires },
-                        ) => {
-                            Some(expires as i64)
-                        }
-                        None => None,
-                    },
+                    n.mime,
+                    n.media,
+                    n.pending,
+                    n.trashed,
+                    n.expires,
                 ])
             },
         )?;
@@ -517,13 +529,7 @@ impl Store {
     /// exists: a row being created through FUSE already carries its owner, and a listing
     /// must never overwrite or clear it (SPEC §9, ownership is not lost).
     pub fn index_found(&self, f: &NewFile) -> Result<FileRow> {
-        let name = f.path.file_name();
-        let (mime, media) = classify_name(name);
-        let (pending, trashed, expires) = match parse_special_name(name) {
-            Some(SpecialName::Pending { expires }) => (true, false, Some(expires as i64)),
-            Some(SpecialName::Trashed { expires }) => (false, true, Some(expires as i64)),
-            None => (false, false, None),
-        };
+        let n = NameColumns::of(f.path.file_name());
         self.with_stmt(
             "INSERT INTO files(path, path_key, parent_key, owner, mime, media_type, size, mtime_ns,
                                is_pending, is_trashed, fuse_pending, date_expires)
@@ -535,13 +541,13 @@ impl Store {
                     f.path.key(),
                     parent_key(f.path),
                     f.owner,
-                    mime,
-                    media as i64,
+                    n.mime,
+                    n.media,
                     f.size as i64,
                     f.mtime_ns,
-                    pending,
-                    trashed,
-                    expires
+                    n.pending,
+                    n.trashed,
+                    n.expires
                 ])
             },
         )?;

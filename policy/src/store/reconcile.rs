@@ -4,9 +4,9 @@
 //! is never loaded into memory, so a million rows cost no more RAM than ten.
 
 use super::files::implied_owner;
+use super::files::NameColumns;
 use super::{Result, Store};
-use crate::mime::classify_name;
-use crate::paths::{parse_special_name, SpecialName, VolPath};
+use crate::paths::VolPath;
 use rusqlite::params;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -101,29 +101,19 @@ impl Store {
                         stats.skipped += 1;
                         continue;
                     };
-                    let (mime, media) = classify_name(name);
-                    let special = parse_special_name(name);
-                    let (pending, trashed, expires) = match special {
-                        Some(SpecialName::Pending { expires }) => {
-                            (true, false, Some(expires as i64))
-                        }
-                        Some(SpecialName::Trashed { expires }) => {
-                            (false, true, Some(expires as i64))
-                        }
-                        None => (false, false, None),
-                    };
+                    let n = NameColumns::of(name);
                     upsert.execute(params![
                         vpath.as_str(),
                         vpath.key(),
                         parent_key,
                         implied_owner(&vpath),
-                        mime,
-                        media as i64,
+                        n.mime,
+                        n.media,
                         md.size() as i64,
                         mtime_ns(&md),
-                        pending,
-                        trashed,
-                        expires,
+                        n.pending,
+                        n.trashed,
+                        n.expires,
                         gen,
                         change_gen,
                         now
