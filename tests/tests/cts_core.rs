@@ -567,6 +567,37 @@ fn nomedia_verdicts_follow_ancestor_changes_behind_the_daemons_back() {
     );
 }
 
+/// Unlinking or renaming over a file through another spelling leaves the kernel's dentry of
+/// the spelling others looked up; `access` and `stat` through it must not answer from cache
+/// (torture seed 417026573: `access f3.jpg` → ok right after `unlink F3.JPG`).
+#[test]
+fn a_name_unlinked_through_another_case_is_gone_for_everyone_at_once() {
+    let Some(fx) = fx() else { return };
+    let owner = fx.add_app("case_gone_owner", &[RMI]);
+    let other = fx.add_app("case_gone_other", &[]);
+    let dir = fx.dir("Pictures", "case_gone");
+    let rel = format!("{dir}/f3.jpg");
+    assert_eq!(owner.create(&rel, b"not really a jpeg"), Ok(()));
+    // Both cache the exact spelling (entry and attributes, TTL 1 s).
+    assert!(other.stat(&rel).is_ok());
+    assert!(owner.stat(&rel).is_ok());
+    assert_eq!(owner.unlink(&format!("{dir}/F3.JPG")), Ok(()));
+    assert_eq!(other.access(&rel, libc::F_OK), Err(Errno(libc::ENOENT)));
+    assert_eq!(owner.stat(&rel).map(|_| ()), Err(Errno(libc::ENOENT)));
+    // Renamed over through another spelling: the old file's cached name must not answer.
+    let a = format!("{dir}/a.jpg");
+    let b = format!("{dir}/b.jpg");
+    assert_eq!(owner.create(&a, b"aaaa"), Ok(()));
+    assert_eq!(owner.create(&b, b"bb"), Ok(()));
+    assert_eq!(other.stat(&b).map(|s| s.size), Ok(2));
+    assert_eq!(owner.rename(&a, &format!("{dir}/B.JPG")), Ok(()));
+    assert_eq!(
+        other.stat(&b).map(|s| s.size),
+        Ok(4),
+        "the new file, not the cached old one"
+    );
+}
+
 // =============================================================================================
 // Item 9: ordinary calls
 // =============================================================================================

@@ -191,9 +191,16 @@ impl Inodes {
         gone
     }
 
-    /// Moves a name; a directory's descendants get their paths rebased.
-    pub fn rename(&mut self, parent: u64, name: &str, new_parent: u64, new_path: &VolPath) {
-        self.detach_name(new_parent, new_path.file_name());
+    /// Moves a name; a directory's descendants get their paths rebased. Returns the nodes the
+    /// target name held (now detached).
+    pub fn rename(
+        &mut self,
+        parent: u64,
+        name: &str,
+        new_parent: u64,
+        new_path: &VolPath,
+    ) -> Vec<u64> {
+        let replaced = self.detach_name(new_parent, new_path.file_name());
         for view in [View::Real, View::Redacted] {
             let Some(ino) = self.by_name.remove(&(parent, fold(name), view)) else {
                 continue;
@@ -216,6 +223,7 @@ impl Inodes {
                 }
             }
         }
+        replaced
     }
 
     /// The node currently bound to a name, if the kernel knows it.

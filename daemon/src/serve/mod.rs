@@ -192,6 +192,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         threads
     );
 
+    let _ = fs.notifier.set(session.notifier());
     inval::spawn(session.notifier(), rx);
     checkpoint::spawn(&db);
     // Mount first, reconcile behind it (then the location indexer).

@@ -93,7 +93,8 @@ impl Inner {
         self.stores
             .with(|s| s.delete_file(&actual))
             .map_err(StoreCtx::log("deleting a file's row"))?;
-        lock(&self.inodes).detach_name(parent.0, actual.file_name());
+        let gone = lock(&self.inodes).detach_name(parent.0, actual.file_name());
+        self.forget_attrs_of(gone);
         Ok(())
     }
 
@@ -108,7 +109,8 @@ impl Inner {
         self.stores
             .with(|s| s.delete_tree(&actual))
             .map_err(StoreCtx::log("deleting a directory's rows"))?;
-        lock(&self.inodes).detach_name(parent.0, actual.file_name());
+        let gone = lock(&self.inodes).detach_name(parent.0, actual.file_name());
+        self.forget_attrs_of(gone);
         Ok(())
     }
 
@@ -190,7 +192,9 @@ impl Inner {
         if let Err(e) = moved {
             log::error!("store: rename {old_actual} -> {new_actual}: {e}");
         }
-        lock(&self.inodes).rename(parent.0, old_actual.file_name(), newparent.0, &new_actual);
+        let replaced =
+            lock(&self.inodes).rename(parent.0, old_actual.file_name(), newparent.0, &new_actual);
+        self.forget_attrs_of(replaced);
         Ok(())
     }
 
@@ -267,6 +271,9 @@ impl Inner {
         let n = self.node(ino)?;
         let caller = self.caller(req.uid())?;
         Inner::deny(&rules::lookup(&caller, &n.path))?;
+        // Even F_OK asks the lower tree: a dentry the kernel kept for another spelling of a name
+        // unlinked since must answer ENOENT (or ESTALE, and the kernel looks it up again).
+        let st = self.node_stat(&n)?;
         let mask = mask.bits();
         if mask == libc::F_OK {
             return Ok(());
@@ -274,7 +281,6 @@ impl Inner {
         if mask & libc::X_OK != 0 && !n.is_dir {
             return Err(Errno::EACCES);
         }
-        let st = self.node_stat(&n)?;
         let f = if n.is_dir {
             FileFacts::dir()
         } else {

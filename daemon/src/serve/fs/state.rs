@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, MutexGuard, Once, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, RwLock};
 
 /// Kernel cache invalidations, queued for the invalidation thread (never sent from a request
 /// handler, and only kinds that cannot block on a FUSE request: see `serve::inval`).
@@ -49,6 +49,8 @@ pub struct Inner {
     pub stats: Arc<Stats>,
     /// Renames in flight: their rows are never taken for vanished files meanwhile.
     pub moving: Arc<Moving>,
+    /// The session's notifier, for attribute invalidations a reply must not overtake.
+    pub notifier: OnceLock<fuser::Notifier>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +92,7 @@ impl Inner {
             unimplemented: Mutex::new(HashSet::new()),
             stats,
             moving: Arc::new(Moving::default()),
+            notifier: OnceLock::new(),
         }
     }
 
@@ -152,8 +155,28 @@ impl Inner {
             }
             inodes.detach_name(dir, old.file_name())
         };
-        for ino in gone {
-            self.send_inval(Inval::Attrs(ino));
+        self.forget_attrs_of(gone);
+    }
+
+    /// Nodes whose name was unlinked, renamed over or changed: their attributes are invalidated
+    /// in the kernel. A dentry the kernel still holds for them under another spelling (a file
+    /// unlinked as `F3.JPG` after a lookup of `f3.jpg`) would otherwise answer `access` and
+    /// `stat` from cache for up to its TTL; with the attributes gone the kernel asks, gets
+    /// ESTALE from the detached node and looks the name up again (ENOENT).
+    ///
+    /// Sent from the request's own thread before it replies, so the caller's next call already
+    /// sees it. That is safe where an entry invalidation is not: an attribute-only
+    /// invalidation (negative offset) takes no directory or page lock in the kernel and never
+    /// waits on a FUSE request (SPEC §9).
+    pub(super) fn forget_attrs_of(&self, nodes: Vec<u64>) {
+        for ino in nodes {
+            match self.notifier.get() {
+                // ENOENT: the kernel holds no such inode; nothing to invalidate.
+                Some(n) => {
+                    let _ = n.inval_inode(fuser::INodeNo(ino), -1, 0);
+                }
+                None => self.send_inval(Inval::Attrs(ino)),
+            }
         }
     }
 
