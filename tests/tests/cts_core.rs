@@ -598,6 +598,37 @@ fn a_name_unlinked_through_another_case_is_gone_for_everyone_at_once() {
     );
 }
 
+/// A path-based truncate or utimes (no handle in the request) is decided for its caller, even
+/// while another app holds the file open for writing (torture seed 417026573: an app that may
+/// not read another's file truncated it to 0 through the owner's write handle).
+#[test]
+fn truncate_by_path_never_borrows_another_apps_write_handle() {
+    let Some(fx) = fx() else { return };
+    let owner = fx.add_app("borrow_owner", &[]);
+    let stranger = fx.add_app("borrow_stranger", &[RMI]);
+    let rel = format!("{}/kept.jpg", fx.dir("Pictures", "borrow"));
+    assert_eq!(owner.create(&rel, b"owner's bytes"), Ok(()));
+    let p = owner.path(&rel);
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| {
+            owner.run(|| {
+                let fd = open(&p, libc::O_WRONLY, 0)?;
+                std::thread::sleep(Duration::from_millis(1500));
+                drop(fd);
+                Ok::<_, Errno>(())
+            })
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        let r = stranger.truncate(&rel, 0);
+        assert!(
+            matches!(r, Err(Errno(libc::EACCES | libc::EPERM))),
+            "stranger's truncate: {r:?}"
+        );
+        assert_eq!(holder.join().unwrap(), Ok(()));
+    });
+    assert_eq!(std::fs::read(fx.l(&rel)).unwrap(), b"owner's bytes");
+}
+
 // =============================================================================================
 // Item 9: ordinary calls
 // =============================================================================================

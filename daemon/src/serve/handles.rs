@@ -18,6 +18,8 @@ pub struct Handle {
     /// The lower file's inode number (writers are counted per lower file).
     pub lower_ino: u64,
     pub path: VolPath,
+    /// The uid that opened it: only that uid's requests without a handle may borrow it.
+    pub opener: u32,
     pub writable: bool,
     /// Location ranges for the redacted view, and the file version they belong to.
     pub redaction: Option<Mutex<Redaction>>,

@@ -165,7 +165,7 @@ impl Inner {
         // Through an open handle (fstat), the file itself answers, unlinked or not (SPEC §9).
         let open = fh
             .and_then(|fh| self.handle(fh).ok())
-            .or_else(|| self.any_handle_of(ino.0));
+            .or_else(|| self.own_handle_of(ino.0, req.uid()));
         if let Some(h) = open {
             let st = crate::facts::stat_of(&h.file).map_err(|e| super::sys::io_errno(&e))?;
             return Ok(attr_from(&st, ino.0));

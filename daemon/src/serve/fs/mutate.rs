@@ -210,10 +210,10 @@ impl Inner {
     ) -> Res<FileAttr> {
         let n = self.node(ino)?;
         // ftruncate arrives with the handle; futimens and fstat-like calls on a file that
-        // may be unlinked by now are served through any open handle of the node.
+        // may be unlinked by now are served through a handle the caller itself opened.
         let handle = fh
             .and_then(|fh| self.handle(fh).ok())
-            .or_else(|| self.any_handle_of(ino.0));
+            .or_else(|| self.own_handle_of(ino.0, req.uid()));
         let current = |h: &Option<std::sync::Arc<crate::serve::handles::Handle>>| match h {
             Some(h) => stat_of(&h.file).map_err(|e| io_errno(&e)),
             None => self.node_stat(&n),

@@ -76,7 +76,7 @@ impl Inner {
             return Err(Errno::ESTALE); // replaced between the decision and the open
         }
         if n.view == View::Redacted {
-            return self.open_redacted(ino.0, &n.path, file);
+            return self.open_redacted(req.uid(), ino.0, &n.path, file);
         }
         let flush = if writable {
             FopenFlags::empty()
@@ -84,6 +84,7 @@ impl Inner {
             FopenFlags::FOPEN_NOFLUSH
         };
         let (fh, backing) = self.open_real(
+            req.uid(),
             ino.0,
             st.ino(),
             &n.path,
@@ -101,7 +102,7 @@ impl Inner {
 
     /// A redacted handle: ranges from the version of the file just opened; every read checks
     /// that version again (see `io.rs`).
-    fn open_redacted(&self, ino: u64, path: &VolPath, file: File) -> Res<Opened> {
+    fn open_redacted(&self, opener: u32, ino: u64, path: &VolPath, file: File) -> Res<Opened> {
         let scan = self.locations.scan(&file).map_err(|e| {
             log::warn!("{path}: cannot scan for location ({e}); refusing the redacted open");
             Errno::EIO
@@ -112,6 +113,7 @@ impl Inner {
             file,
             ino,
             path: path.clone(),
+            opener,
             writable: false,
             redaction: Some(Mutex::new(Redaction::from(scan))),
             _backing: None,
@@ -141,6 +143,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     fn open_real(
         &self,
+        opener: u32,
         ino: u64,
         lower_ino: u64,
         path: &VolPath,
@@ -177,6 +180,7 @@ impl Inner {
             file,
             ino,
             path: path.clone(),
+            opener,
             writable,
             redaction: None,
             _backing: backing.clone(),
@@ -210,13 +214,14 @@ impl Inner {
         }
         let (path, st, file) = self.create_new(&caller, &path, existing, Some(flags))?;
         let file = file.ok_or(Errno::EIO)?;
-        self.created_reply(parent.0, &path, &st, file, open_backing)
+        self.created_reply(caller.uid, parent.0, &path, &st, file, open_backing)
     }
 
     /// The new file opened by CREATE; entry TTL 0 because it is pending until this handle
     /// closes.
     fn created_reply(
         &self,
+        opener: u32,
         parent: u64,
         path: &VolPath,
         st: &Stat,
@@ -224,7 +229,8 @@ impl Inner {
         open_backing: impl FnOnce(&File) -> io::Result<BackingId>,
     ) -> Res<Created> {
         let ino = lock(&self.inodes).acquire(parent, path, false, View::Real, true, st.ino());
-        let (fh, backing) = self.open_real(ino, st.ino(), path, file, true, true, open_backing);
+        let (fh, backing) =
+            self.open_real(opener, ino, st.ino(), path, file, true, true, open_backing);
         Ok(Created {
             attr: attr_from(st, ino),
             opened: Opened {
@@ -266,7 +272,7 @@ impl Inner {
             file.set_len(0).map_err(|e| io_errno(&e))?;
         }
         let st = stat_of(&file).map_err(|e| io_errno(&e))?;
-        self.created_reply(parent, path, &st, file, open_backing)
+        self.created_reply(caller.uid, parent, path, &st, file, open_backing)
     }
 
     /// Creates a new file after the create decision: its row (owner = caller, pending) is

@@ -308,9 +308,10 @@ impl Inner {
             .ok_or(Errno::EBADF)
     }
 
-    /// Any open handle of node `ino`: the file itself even after its name was unlinked
-    /// (fstat/ftruncate/futimens on an unlinked file work through it, SPEC §9).
-    pub(super) fn any_handle_of(&self, ino: u64) -> Option<Arc<Handle>> {
+    /// An open handle of node `ino` that `uid` opened: the file itself even after its name
+    /// was unlinked (fstat/futimens on an unlinked file work through it, SPEC §9). Never
+    /// another uid's: a request without a handle must not borrow another app's write access.
+    pub(super) fn own_handle_of(&self, ino: u64, uid: u32) -> Option<Arc<Handle>> {
         if !lock(&self.opens).is_open(ino) {
             return None;
         }
@@ -318,7 +319,7 @@ impl Inner {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .find(|h| h.ino == ino)
+            .find(|h| h.ino == ino && h.opener == uid)
             .cloned()
     }
 }
