@@ -139,7 +139,9 @@ impl Inner {
                 View::Real
             }
         };
-        let ino = lock(&self.inodes).acquire(parent, path, st.is_dir(), view, true, st.ino());
+        let ino = lock(&self.inodes)
+            .acquire(parent, path, st.is_dir(), view, true, st.ino())
+            .ok_or(Errno::ENOENT)?;
         Ok((attr_from(st, ino), ttl))
     }
 

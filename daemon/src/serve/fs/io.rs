@@ -160,7 +160,7 @@ impl Inner {
         };
         // The name the file has now (it may have been renamed while open).
         let (path, parent) = match lock(&self.inodes).get(h.ino) {
-            Some(n) => (n.path.clone(), n.parent),
+            Some(n) => (n.path, n.parent),
             None => (h.path.clone(), 0),
         };
         // Fail closed: unscannable counts as location-bearing.

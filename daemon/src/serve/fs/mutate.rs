@@ -44,7 +44,9 @@ impl Inner {
         let path = Inner::child_path(&dir.path, name)?;
         let existing = self.find_lower(&path)?;
         let (path, st, _) = self.create_new(&caller, &path, existing, None)?;
-        let ino = lock(&self.inodes).acquire(parent.0, &path, false, View::Real, true, st.ino());
+        let ino = lock(&self.inodes)
+            .acquire(parent.0, &path, false, View::Real, true, st.ino())
+            .ok_or(Errno::ENOENT)?;
         Ok((attr_from(&st, ino), super::entry::NO_TTL))
     }
 

@@ -228,7 +228,9 @@ impl Inner {
         file: File,
         open_backing: impl FnOnce(&File) -> io::Result<BackingId>,
     ) -> Res<Created> {
-        let ino = lock(&self.inodes).acquire(parent, path, false, View::Real, true, st.ino());
+        let ino = lock(&self.inodes)
+            .acquire(parent, path, false, View::Real, true, st.ino())
+            .ok_or(Errno::ENOENT)?;
         let (fh, backing) =
             self.open_real(opener, ino, st.ino(), path, file, true, true, open_backing);
         Ok(Created {

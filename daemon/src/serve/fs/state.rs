@@ -58,15 +58,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What a request is about: the node the kernel named, as the lower tree has it now.
-pub struct NodeInfo {
-    pub path: VolPath,
-    pub is_dir: bool,
-    pub view: View,
-    pub lower_ino: u64,
-    pub parent: u64,
-    pub detached: bool,
-}
+pub use super::super::inodes::NodeInfo;
 
 impl Inner {
     pub fn new(
@@ -206,16 +198,7 @@ impl Inner {
     // ---- targets ---------------------------------------------------------------------------
 
     pub(super) fn node(&self, ino: INodeNo) -> Res<NodeInfo> {
-        let inodes = lock(&self.inodes);
-        let n = inodes.get(ino.0).ok_or(Errno::ENOENT)?;
-        Ok(NodeInfo {
-            path: n.path.clone(),
-            is_dir: n.is_dir,
-            view: n.view,
-            lower_ino: n.lower_ino(),
-            parent: n.parent,
-            detached: n.is_detached(),
-        })
+        lock(&self.inodes).get(ino.0).ok_or(Errno::ENOENT)
     }
 
     /// A directory node (ENOTDIR otherwise).
