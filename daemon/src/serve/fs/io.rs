@@ -171,7 +171,7 @@ impl Inner {
             .unwrap_or(true);
         if let Err(e) = self
             .stores
-            .with(|s| s.finish_write(&path, st.size(), st.mtime_ns(), Some(location)))
+            .write(|s| s.finish_write(&path, st.size(), st.mtime_ns(), Some(location)))
             .map_err(|e| e.to_string())
         {
             log::error!("store: finishing a write to {path}: {e}");

@@ -93,7 +93,7 @@ impl Inner {
             .remove(&actual, false)
             .map_err(|e| io_errno(&e))?;
         self.stores
-            .with(|s| s.delete_file(&actual))
+            .write(|s| s.delete_file(&actual))
             .map_err(StoreCtx::log("deleting a file's row"))?;
         let gone = lock(&self.inodes).detach_name(parent.0, actual.file_name());
         self.forget_attrs_of(gone);
@@ -109,7 +109,7 @@ impl Inner {
         Inner::deny(&rules::rmdir(&caller, &actual))?;
         self.lower.remove(&actual, true).map_err(|e| io_errno(&e))?;
         self.stores
-            .with(|s| s.delete_tree(&actual))
+            .write(|s| s.delete_tree(&actual))
             .map_err(StoreCtx::log("deleting a directory's rows"))?;
         let gone = lock(&self.inodes).detach_name(parent.0, actual.file_name());
         self.forget_attrs_of(gone);
@@ -184,7 +184,7 @@ impl Inner {
         self.lower
             .rename(&old_actual, &new_actual, flags)
             .map_err(|e| io_errno(&e))?;
-        let moved = self.stores.with(|s| {
+        let moved = self.stores.write(|s| {
             if old_st.is_dir() {
                 s.rename_tree(&old_actual, &new_actual).map(|_| ())
             } else {

@@ -303,7 +303,7 @@ impl Inner {
         }
         let owner = caller.owner_package().map(str::to_string);
         self.stores
-            .with(|s| {
+            .write(|s| {
                 s.upsert_file(&NewFile {
                     path,
                     owner: owner.as_deref(),
@@ -317,7 +317,7 @@ impl Inner {
         let file = match self.lower.create_file(path, mode) {
             Ok(f) => f,
             Err(e) => {
-                let _ = self.stores.with(|s| s.delete_file(path));
+                let _ = self.stores.write(|s| s.delete_file(path));
                 return Err(io_errno(&e));
             }
         };
@@ -333,7 +333,7 @@ impl Inner {
         if flags.is_none() {
             // mknod: nothing will be written through a handle; the row is final now.
             self.stores
-                .with(|s| s.finish_write(path, st.size(), st.mtime_ns(), Some(false)))
+                .write(|s| s.finish_write(path, st.size(), st.mtime_ns(), Some(false)))
                 .map_err(StoreCtx::log("finishing a new file"))?;
             return Ok((path.clone(), st, None));
         }
