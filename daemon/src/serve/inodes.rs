@@ -1,7 +1,7 @@
 //! The inode table: kernel node ids ↔ names, with lookup counts. A node is a name in its
 //! parent node, not a path: paths are rebuilt on demand, so a directory rename moves one node
-//! whatever lies below it, and a node costs 48 bytes plus two index slots (a million nodes,
-//! what one traversal of a 1M-file tree leaves the kernel holding, fit in ~65 MiB). A name is
+//! whatever lies below it, and a node costs 48 bytes plus two 8-byte index buckets (a million nodes,
+//! what one traversal of a 1M-file tree leaves the kernel holding, fit in ~80 MiB). A name is
 //! keyed by its folded spelling (case-insensitive) and its view: a location-bearing file has a
 //! real node and a redacted-view node, two distinct kernel inodes (SPEC §7).
 
@@ -154,7 +154,7 @@ impl Inodes {
             flags: LIVE | DIR,
         };
         let mut by_ino = SlotIndex::default();
-        by_ino.insert(mix(ROOT_INO), ROOT_SLOT, |_| 0);
+        by_ino.insert(mix(ROOT_INO), ROOT_SLOT);
         Inodes {
             nodes: vec![root],
             free: Vec::new(),
@@ -315,25 +315,13 @@ impl Inodes {
     }
 
     fn index(&mut self, slot: u32) {
-        let ino_hash = mix(self.nodes[slot as usize].ino);
-        let name_hash = self.node_name_hash(slot);
-        let nodes = &self.nodes;
-        self.by_ino
-            .insert(ino_hash, slot, |s| mix(nodes[s as usize].ino));
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.by_name.insert(name_hash, slot, |s| {
-            let n = &nodes[s as usize];
-            name_hash_with(hasher, n.parent, n.view(), n.name.as_str())
-        });
+        self.by_ino.insert(mix(self.nodes[slot as usize].ino), slot);
+        self.by_name.insert(self.node_name_hash(slot), slot);
     }
 
     /// Takes a node out of the name index (at `pos`) and marks it detached.
     fn unindex_name(&mut self, pos: usize, slot: u32) {
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.by_name.remove_at(pos, |s| {
-            let n = &nodes[s as usize];
-            name_hash_with(hasher, n.parent, n.view(), n.name.as_str())
-        });
+        self.by_name.remove_at(pos);
         self.nodes[slot as usize].flags |= DETACHED;
     }
 
@@ -380,9 +368,8 @@ impl Inodes {
                     self.unindex_name(pos, slot);
                 }
             }
-            let nodes = &self.nodes;
             if let Some((pos, _)) = self.by_ino.find(mix(ino), |s| s == slot) {
-                self.by_ino.remove_at(pos, |s| mix(nodes[s as usize].ino));
+                self.by_ino.remove_at(pos);
             }
             if ino >= FALLBACK_BASE {
                 self.fallback_lower.remove(&ino);
@@ -454,12 +441,7 @@ impl Inodes {
             let f = &mut self.nodes[from as usize];
             f.children = f.children.saturating_sub(1);
             self.nodes[to as usize].children += 1;
-            let hash = self.node_name_hash(slot);
-            let (nodes, hasher) = (&self.nodes, &self.hasher);
-            self.by_name.insert(hash, slot, |s| {
-                let n = &nodes[s as usize];
-                name_hash_with(hasher, n.parent, n.view(), n.name.as_str())
-            });
+            self.by_name.insert(self.node_name_hash(slot), slot);
         }
         replaced
     }
