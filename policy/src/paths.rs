@@ -175,6 +175,23 @@ pub fn fold(s: &str) -> String {
     }
 }
 
+/// Feeds `name`'s folded spelling to `state` (no allocation for ASCII names), so that names
+/// equal under [`eq_fold`] hash alike.
+pub fn hash_folded<H: std::hash::Hasher>(name: &str, state: &mut H) {
+    if name.is_ascii() {
+        let mut buf = [0u8; 64];
+        for chunk in name.as_bytes().chunks(buf.len()) {
+            let b = &mut buf[..chunk.len()];
+            b.copy_from_slice(chunk);
+            b.make_ascii_lowercase();
+            state.write(b);
+        }
+    } else {
+        state.write(fold(name).as_bytes());
+    }
+    state.write_u8(0xff);
+}
+
 pub fn eq_fold(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         a.eq_ignore_ascii_case(b)
@@ -377,6 +394,30 @@ pub fn dir_is_hidden(dir: &VolPath, has_nomedia: impl Fn(&VolPath) -> bool) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_equal_under_eq_fold_hash_alike() {
+        use std::hash::{BuildHasher, Hasher};
+        let rs = std::collections::hash_map::RandomState::new();
+        let h = |n: &str| {
+            let mut s = rs.build_hasher();
+            hash_folded(n, &mut s);
+            s.finish()
+        };
+        let long = "A".repeat(200);
+        for (a, b) in [
+            ("IMG_1.JPG", "img_1.jpg"),
+            ("\u{212A}elvin", "kelvin"),
+            ("Ünïcode", "üNÏCODE"),
+            (long.as_str(), &long.to_lowercase()),
+        ] {
+            assert!(eq_fold(a, b), "{a} {b}");
+            assert_eq!(h(a), h(b), "{a} {b}");
+        }
+        assert_ne!(h("a"), h("b"));
+        // A name is not confused with a longer one that starts like it.
+        assert_ne!(h("ab"), h("abc"));
+    }
 
     fn p(s: &str) -> VolPath {
         VolPath::parse(s).unwrap()

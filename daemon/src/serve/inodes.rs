@@ -1,15 +1,16 @@
 //! The inode table: kernel node ids ↔ names, with lookup counts. A node is a name in its
 //! parent node, not a path: paths are rebuilt on demand, so a directory rename moves one node
-//! whatever lies below it, and a node costs 48 bytes plus two 8-byte index buckets (a million nodes,
-//! what one traversal of a 1M-file tree leaves the kernel holding, fit in ~80 MiB). A name is
-//! keyed by its folded spelling (case-insensitive) and its view: a location-bearing file has a
-//! real node and a redacted-view node, two distinct kernel inodes (SPEC §7).
+//! whatever lies below it, and a node costs about 50 bytes (see `table`). A name is keyed by
+//! its folded spelling (case-insensitive) and its view: a location-bearing file has a real node
+//! and a redacted-view node, two distinct kernel inodes (SPEC §7).
 
-use super::slot_index::SlotIndex;
-use mediaprovider_policy::paths::{eq_fold, VolPath, NAME_MAX};
+mod table;
+
+use mediaprovider_policy::paths::{eq_fold, hash_folded, VolPath};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
+use table::{Index, Node, Table, DETACHED, DIR, LIVE, REDACTED};
 
 pub const ROOT_INO: u64 = 1;
 /// Redacted views: the lower inode number with this bit set (a distinct st_ino per view).
@@ -45,75 +46,8 @@ pub struct NodeInfo {
     pub detached: bool,
 }
 
-/// A file name, inline when short (most media names are), so most nodes own no heap.
-#[derive(Clone, Debug)]
-enum Name {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
-}
-const INLINE: usize = 22;
-
-impl Name {
-    fn new(s: &str) -> Name {
-        if s.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Name::Inline {
-                len: s.len() as u8,
-                bytes,
-            }
-        } else {
-            Name::Heap(s.into())
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // Built from a &str, so always valid UTF-8; "" would only ever follow a bug.
-            Name::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
-            }
-            Name::Heap(s) => s,
-        }
-    }
-}
-
-const LIVE: u8 = 1;
-const DIR: u8 = 2;
-const REDACTED: u8 = 4;
-const DETACHED: u8 = 8;
-
-#[derive(Clone, Debug)]
-struct Node {
-    /// The kernel's node id (also the st_ino reported).
-    ino: u64,
-    name: Name,
-    parent: u32,
-    /// Kernel lookups; saturates (and then the node is never dropped).
-    nlookup: u32,
-    /// Live nodes naming this one as parent: a node is only dropped without any, so a parent
-    /// walk never reaches a reused slot.
-    children: u32,
-    flags: u8,
-}
-
-impl Node {
-    fn view(&self) -> View {
-        if self.flags & REDACTED != 0 {
-            View::Redacted
-        } else {
-            View::Real
-        }
-    }
-}
-
 pub struct Inodes {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
-    live: usize,
-    by_ino: SlotIndex,
-    /// Non-detached nodes by (parent slot, view, folded name).
-    by_name: SlotIndex,
+    t: Table,
     /// Keyed hashing: names come from apps, which must not be able to pile them on one chain.
     hasher: RandomState,
     /// Lower inode numbers of nodes whose id is not derived from it (rare).
@@ -143,24 +77,33 @@ fn mix(ino: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+fn view_of(flags: u8) -> View {
+    if flags & REDACTED != 0 {
+        View::Redacted
+    } else {
+        View::Real
+    }
+}
+
+fn name_hash(hasher: &RandomState, parent: u32, view: View, name: &str) -> u64 {
+    let mut h = hasher.build_hasher();
+    (parent, view).hash(&mut h);
+    hash_folded(name, &mut h);
+    h.finish()
+}
+
+/// Index callbacks: a node's hash in each index (`None`: not in it).
+fn ino_hash_of(t: &Table, slot: u32) -> Option<u64> {
+    Some(mix(t.node(slot).ino))
+}
+
 impl Inodes {
     pub fn new() -> Inodes {
-        let root = Node {
-            ino: ROOT_INO,
-            name: Name::new(""),
-            parent: ROOT_SLOT,
-            nlookup: 1,
-            children: 0,
-            flags: LIVE | DIR,
-        };
-        let mut by_ino = SlotIndex::default();
-        by_ino.insert(mix(ROOT_INO), ROOT_SLOT);
+        let mut t = Table::default();
+        let root = t.add(Node::new(ROOT_INO, ROOT_SLOT, 1, LIVE | DIR), "");
+        t.link(Index::Ino, mix(ROOT_INO), root, ino_hash_of);
         Inodes {
-            nodes: vec![root],
-            free: Vec::new(),
-            live: 1,
-            by_ino,
-            by_name: SlotIndex::default(),
+            t,
             hasher: RandomState::new(),
             fallback_lower: HashMap::new(),
             next: FALLBACK_BASE,
@@ -168,40 +111,54 @@ impl Inodes {
     }
 
     pub fn len(&self) -> usize {
-        self.live
+        self.t.live()
     }
 
     fn slot_of(&self, ino: u64) -> Option<u32> {
-        let nodes = &self.nodes;
-        self.by_ino
-            .find(mix(ino), |s| nodes[s as usize].ino == ino)
-            .map(|(_, s)| s)
-    }
-
-    fn name_hash(&self, parent: u32, view: View, name: &str) -> u64 {
-        name_hash_with(&self.hasher, parent, view, name)
+        self.t
+            .find(Index::Ino, mix(ino), |s| self.t.node(s).ino == ino)
     }
 
     fn node_name_hash(&self, slot: u32) -> u64 {
-        let n = &self.nodes[slot as usize];
-        self.name_hash(n.parent, n.view(), n.name.as_str())
+        let n = self.t.node(slot);
+        name_hash(&self.hasher, n.parent, view_of(n.flags), self.t.name(slot))
     }
 
-    fn find_slot(&self, parent: u32, name: &str, view: View) -> Option<(usize, u32)> {
-        let nodes = &self.nodes;
-        self.by_name.find(self.name_hash(parent, view, name), |s| {
-            let n = &nodes[s as usize];
-            n.parent == parent && n.view() == view && eq_fold(n.name.as_str(), name)
+    fn find_slot(&self, parent: u32, name: &str, view: View) -> Option<u32> {
+        let hash = name_hash(&self.hasher, parent, view, name);
+        self.t.find(Index::Name, hash, |s| {
+            let n = self.t.node(s);
+            n.parent == parent && view_of(n.flags) == view && eq_fold(self.t.name(s), name)
         })
     }
 
-    fn lower_ino_of(&self, n: &Node) -> u64 {
-        if n.ino == ROOT_INO {
+    fn link_name(&mut self, slot: u32) {
+        let hash = self.node_name_hash(slot);
+        let hasher = &self.hasher;
+        self.t.link(Index::Name, hash, slot, |t, s| {
+            let n = t.node(s);
+            (s != ROOT_SLOT && n.flags & DETACHED == 0)
+                .then(|| name_hash(hasher, n.parent, view_of(n.flags), t.name(s)))
+        });
+    }
+
+    /// Takes a node out of the name index and marks it detached.
+    fn detach(&mut self, slot: u32) {
+        if self.t.node(slot).flags & DETACHED == 0 {
+            let hash = self.node_name_hash(slot);
+            self.t.unlink(Index::Name, hash, slot);
+            self.t.node_mut(slot).flags |= DETACHED;
+        }
+    }
+
+    fn lower_ino_of(&self, slot: u32) -> u64 {
+        let ino = self.t.node(slot).ino;
+        if ino == ROOT_INO {
             0
-        } else if n.ino < FALLBACK_BASE {
-            n.ino & !VIEW_BIT
+        } else if ino < FALLBACK_BASE {
+            ino & !VIEW_BIT
         } else {
-            self.fallback_lower.get(&n.ino).copied().unwrap_or(0)
+            self.fallback_lower.get(&ino).copied().unwrap_or(0)
         }
     }
 
@@ -210,12 +167,11 @@ impl Inodes {
         let mut names = Vec::new();
         let mut s = slot;
         while s != ROOT_SLOT {
-            let n = self.nodes.get(s as usize).filter(|n| n.flags & LIVE != 0)?;
-            names.push(n.name.as_str());
-            if names.len() > MAX_DEPTH {
+            if !self.t.is_live(s) || names.len() > MAX_DEPTH {
                 return None;
             }
-            s = n.parent;
+            names.push(self.t.name(s));
+            s = self.t.node(s).parent;
         }
         if names.is_empty() {
             return Some(VolPath::root());
@@ -233,13 +189,13 @@ impl Inodes {
     /// A node as it is now (its path rebuilt from its ancestors).
     pub fn get(&self, ino: u64) -> Option<NodeInfo> {
         let slot = self.slot_of(ino)?;
-        let n = &self.nodes[slot as usize];
+        let n = self.t.node(slot);
         Some(NodeInfo {
             path: self.path_of(slot)?,
             is_dir: n.flags & DIR != 0,
-            view: n.view(),
-            lower_ino: self.lower_ino_of(n),
-            parent: self.nodes[n.parent as usize].ino,
+            view: view_of(n.flags),
+            lower_ino: self.lower_ino_of(slot),
+            parent: self.t.node(n.parent).ino,
             detached: n.flags & DETACHED != 0,
         })
     }
@@ -258,21 +214,22 @@ impl Inodes {
     ) -> Option<u64> {
         let parent = self.slot_of(parent)?;
         let name = path.file_name();
-        if let Some((pos, slot)) = self.find_slot(parent, name, view) {
-            let n = &self.nodes[slot as usize];
-            if (n.flags & DIR != 0) == is_dir && self.lower_ino_of(n) == lower_ino {
-                let n = &mut self.nodes[slot as usize];
+        if let Some(slot) = self.find_slot(parent, name, view) {
+            let n = self.t.node(slot);
+            if (n.flags & DIR != 0) == is_dir && self.lower_ino_of(slot) == lower_ino {
                 if count {
+                    let n = self.t.node_mut(slot);
                     n.nlookup = n.nlookup.saturating_add(1);
                 }
-                // Keep the on-disk spelling current (case-only renames behind our back).
-                if n.name.as_str() != name {
-                    n.name = Name::new(name);
+                // Keep the on-disk spelling current (case-only renames behind our back; the
+                // folded name, and so the hash, stays the same).
+                if self.t.name(slot) != name {
+                    self.t.set_name(slot, name);
                 }
-                return Some(n.ino);
+                return Some(self.t.node(slot).ino);
             }
             // The name now refers to another lower entry: detach the old node.
-            self.unindex_name(pos, slot);
+            self.detach(slot);
         }
         let natural = natural_ino(lower_ino, view);
         let ino =
@@ -290,39 +247,13 @@ impl Inodes {
         if view == View::Redacted {
             flags |= REDACTED;
         }
-        let node = Node {
-            ino,
-            name: Name::new(name),
-            parent,
-            nlookup: u32::from(count),
-            children: 0,
-            flags,
-        };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.nodes[s as usize] = node;
-                s
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
-        self.live += 1;
-        self.nodes[parent as usize].children += 1;
-        self.index(slot);
+        let slot = self
+            .t
+            .add(Node::new(ino, parent, u32::from(count), flags), name);
+        self.t.node_mut(parent).children += 1;
+        self.t.link(Index::Ino, mix(ino), slot, ino_hash_of);
+        self.link_name(slot);
         Some(ino)
-    }
-
-    fn index(&mut self, slot: u32) {
-        self.by_ino.insert(mix(self.nodes[slot as usize].ino), slot);
-        self.by_name.insert(self.node_name_hash(slot), slot);
-    }
-
-    /// Takes a node out of the name index (at `pos`) and marks it detached.
-    fn unindex_name(&mut self, pos: usize, slot: u32) {
-        self.by_name.remove_at(pos);
-        self.nodes[slot as usize].flags |= DETACHED;
     }
 
     /// The kernel dropped `n` lookups; the node goes when none remain (and nothing holds it).
@@ -333,7 +264,7 @@ impl Inodes {
         let Some(slot) = self.slot_of(ino) else {
             return;
         };
-        let node = &mut self.nodes[slot as usize];
+        let node = self.t.node_mut(slot);
         if node.nlookup == u32::MAX {
             return; // saturated: the count is unknown, keep it
         }
@@ -348,47 +279,31 @@ impl Inodes {
     /// Drops a node with no lookups left once its last handle closes.
     pub fn release_if_unused(&mut self, ino: u64) {
         if let Some(slot) = self.slot_of(ino) {
-            if slot != ROOT_SLOT && self.nodes[slot as usize].nlookup == 0 {
+            if slot != ROOT_SLOT && self.t.node(slot).nlookup == 0 {
                 self.drop_unused(slot);
             }
         }
     }
 
-    /// Drops `slot` if nothing refers to it, then its parent if that was all that kept it.
+    /// Drops `slot` if nothing refers to it, then its parent if that was all that kept it (a
+    /// directory the kernel forgot while a child was still held open).
     fn drop_unused(&mut self, mut slot: u32) {
         loop {
-            let n = &self.nodes[slot as usize];
+            let n = self.t.node(slot);
             if slot == ROOT_SLOT || n.nlookup != 0 || n.children != 0 || n.flags & LIVE == 0 {
                 return;
             }
-            let parent = n.parent;
-            let ino = n.ino;
-            if n.flags & DETACHED == 0 {
-                if let Some((pos, _)) = self.find_slot_exact(slot) {
-                    self.unindex_name(pos, slot);
-                }
-            }
-            if let Some((pos, _)) = self.by_ino.find(mix(ino), |s| s == slot) {
-                self.by_ino.remove_at(pos);
-            }
+            let (parent, ino) = (n.parent, n.ino);
+            self.detach(slot);
+            self.t.unlink(Index::Ino, mix(ino), slot);
             if ino >= FALLBACK_BASE {
                 self.fallback_lower.remove(&ino);
             }
-            let n = &mut self.nodes[slot as usize];
-            n.flags = 0;
-            n.name = Name::new("");
-            self.free.push(slot);
-            self.live -= 1;
-            let p = &mut self.nodes[parent as usize];
+            self.t.remove(slot);
+            let p = self.t.node_mut(parent);
             p.children = p.children.saturating_sub(1);
-            // A directory the kernel forgot while a child was still held open goes now.
             slot = parent;
         }
-    }
-
-    /// Where `slot` sits in the name index.
-    fn find_slot_exact(&self, slot: u32) -> Option<(usize, u32)> {
-        self.by_name.find(self.node_name_hash(slot), |s| s == slot)
     }
 
     /// Both views of a name that went away (unlink, rmdir, replaced by rename).
@@ -398,9 +313,9 @@ impl Inodes {
             return gone;
         };
         for view in [View::Real, View::Redacted] {
-            if let Some((pos, slot)) = self.find_slot(parent, name, view) {
-                self.unindex_name(pos, slot);
-                gone.push(self.nodes[slot as usize].ino);
+            if let Some(slot) = self.find_slot(parent, name, view) {
+                self.detach(slot);
+                gone.push(self.t.node(slot).ino);
             }
         }
         gone
@@ -422,26 +337,26 @@ impl Inodes {
         if from == to && eq_fold(name, new_name) {
             // A case-only rename: the same name, spelled anew.
             for view in [View::Real, View::Redacted] {
-                if let Some((_, slot)) = self.find_slot(from, name, view) {
-                    self.nodes[slot as usize].name = Name::new(new_name);
+                if let Some(slot) = self.find_slot(from, name, view) {
+                    self.t.set_name(slot, new_name);
                 }
             }
             return Vec::new();
         }
         let replaced = self.detach_name(new_parent, new_name);
         for view in [View::Real, View::Redacted] {
-            let Some((pos, slot)) = self.find_slot(from, name, view) else {
+            let Some(slot) = self.find_slot(from, name, view) else {
                 continue;
             };
-            self.unindex_name(pos, slot);
-            let n = &mut self.nodes[slot as usize];
+            self.detach(slot);
+            let n = self.t.node_mut(slot);
             n.flags &= !DETACHED;
             n.parent = to;
-            n.name = Name::new(new_name);
-            let f = &mut self.nodes[from as usize];
+            self.t.set_name(slot, new_name);
+            let f = self.t.node_mut(from);
             f.children = f.children.saturating_sub(1);
-            self.nodes[to as usize].children += 1;
-            self.by_name.insert(self.node_name_hash(slot), slot);
+            self.t.node_mut(to).children += 1;
+            self.link_name(slot);
         }
         replaced
     }
@@ -450,23 +365,12 @@ impl Inodes {
     pub fn find(&self, parent: u64, name: &str, view: View) -> Option<u64> {
         let parent = self.slot_of(parent)?;
         self.find_slot(parent, name, view)
-            .map(|(_, s)| self.nodes[s as usize].ino)
+            .map(|s| self.t.node(s).ino)
     }
-}
 
-fn name_hash_with(hasher: &RandomState, parent: u32, view: View, name: &str) -> u64 {
-    let mut buf = [0u8; NAME_MAX + 1];
-    if name.is_ascii() && name.len() <= buf.len() {
-        let b = &mut buf[..name.len()];
-        b.copy_from_slice(name.as_bytes());
-        b.make_ascii_lowercase();
-        hasher.hash_one((parent, view, &*b))
-    } else {
-        hasher.hash_one((
-            parent,
-            view,
-            mediaprovider_policy::paths::fold(name).as_bytes(),
-        ))
+    #[cfg(test)]
+    fn slots(&self) -> usize {
+        self.t.slots()
     }
 }
 

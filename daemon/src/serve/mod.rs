@@ -14,7 +14,6 @@ mod query_socket;
 mod quiet_log;
 mod reconcile;
 mod session;
-mod slot_index;
 mod stats;
 mod store_pool;
 
