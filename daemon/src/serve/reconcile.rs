@@ -1,20 +1,19 @@
 //! Startup reconcile, in the background: the volume is mounted first and usable at once
 //! (lookups and listings index what they see on first sight, SPEC §5.11), while this thread
-//! walks the lower tree by fd and records it in short batches, then drops rows whose files
-//! are gone, then hands over to the location indexer.
+//! walks the lower tree by fd (walkers in `reconcile_walk`) and records it in short batches,
+//! then drops rows whose files are gone, then hands over to the location indexer.
 
 use super::indexer;
+use super::reconcile_walk::walk_and_record;
 use crate::lower::Lower;
 use crate::moving::Moving;
-use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::store::{FoundFile, Store, StoreError};
+use mediaprovider_policy::store::{Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-const BATCH: usize = 4096;
-/// Deepest directory nesting walked (deeper trees are indexed on first sight only).
-const MAX_DEPTH: usize = 256;
+/// Rows checked per query of the sweep for vanished files.
+const UNSEEN_PAGE: usize = 4096;
 
 /// `recover`: the store was rebuilt, so once every file has a row, owners, grants and
 /// favorites come back from the backups on the lower files (SPEC §9).
@@ -38,7 +37,7 @@ pub fn spawn(db: PathBuf, lower: PathBuf, recover: bool, moving: Arc<Moving>) {
 }
 
 #[derive(Debug)]
-enum Error {
+pub(super) enum Error {
     Store(StoreError),
     Io(std::io::Error),
 }
@@ -57,50 +56,14 @@ fn run(db: &std::path::Path, lower: &std::path::Path, moving: &Moving) -> Result
     let store = Store::open(db).map_err(Error::Store)?;
     let tree = Lower::open(lower).map_err(Error::Io)?;
     let gen = store.reconcile_generation().map_err(Error::Store)?;
-    let (mut files, mut added, mut skipped) = (0u64, 0u64, 0u64);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut stack = vec![(VolPath::root(), 0usize)];
-    while let Some((dir, depth)) = stack.pop() {
-        let entries = match tree.scan_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                log::warn!("reconcile: cannot read {dir}: {e}");
-                skipped += 1;
-                continue;
-            }
-        };
-        for (name, st) in entries {
-            let Ok(path) = dir.join(&name) else {
-                skipped += 1;
-                continue;
-            };
-            if st.is_dir() {
-                if depth + 1 < MAX_DEPTH {
-                    stack.push((path, depth + 1));
-                } else {
-                    skipped += 1;
-                }
-                continue;
-            }
-            files += 1;
-            batch.push(FoundFile {
-                path,
-                size: st.size(),
-                mtime_ns: st.mtime_ns(),
-            });
-            if batch.len() >= BATCH {
-                added += store.reconcile_batch(&batch, gen).map_err(Error::Store)?;
-                batch.clear();
-            }
-        }
-    }
-    added += store.reconcile_batch(&batch, gen).map_err(Error::Store)?;
+    let (walked, added) = walk_and_record(&tree, &store, gen)?;
+    let (files, skipped) = (walked.files, walked.skipped);
     // Rows the walk did not see: gone, unless the file exists after all (created or renamed
     // through FUSE while the walk ran).
     let (mut removed, mut after) = (0u64, 0i64);
     loop {
         let rows = store
-            .reconcile_unseen(gen, after, BATCH)
+            .reconcile_unseen(gen, after, UNSEEN_PAGE)
             .map_err(Error::Store)?;
         let Some(last) = rows.last() else { break };
         after = last.0;

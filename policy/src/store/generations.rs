@@ -1,7 +1,7 @@
 //! Store generations, tombstones and the store version (SPEC §11). The counters themselves are
 //! kept by triggers (see `schema.rs`), so every write path bumps them; this is the read side.
 
-use super::schema::{DROP_GENERATION_TRIGGERS, GENERATION_TRIGGERS};
+use super::schema::{install_generation_triggers, DROP_GENERATION_TRIGGERS};
 use super::{Result, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -71,6 +71,6 @@ pub(super) fn tombstone_where_unseen(tx: &Connection, seen: i64, g: i64) -> Resu
 }
 
 pub(super) fn resume_triggers(tx: &Connection) -> Result<()> {
-    tx.execute_batch(GENERATION_TRIGGERS)?;
+    install_generation_triggers(tx)?;
     Ok(())
 }
