@@ -7,13 +7,12 @@
 use super::reconcile::Error;
 use crate::lower::Lower;
 use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::store::{FoundFile, Store};
+use mediaprovider_policy::store::{FoundFile, Store, RECONCILE_BATCH};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// Files per store transaction: large enough that a commit's fixed cost vanishes, small
-/// enough that FUSE writers queue behind one for a few milliseconds only.
-const BATCH: usize = 4096;
+/// Files per store transaction (the store's advice: see `RECONCILE_BATCH`).
+const BATCH: usize = RECONCILE_BATCH;
 /// Batches in flight between the walkers and the recorder (bounds the memory held).
 const QUEUE_DEPTH: usize = 4;
 /// Walker threads: two keep the recorder fed on a 2-vCPU machine while a directory read

@@ -28,6 +28,17 @@ impl Store {
             })?)
     }
 
+    /// Settings for a connection that writes batch after batch for a long time (the startup
+    /// reconcile): its statement journals stay in memory (they are rewritten for every
+    /// statement; Android's SQLite keeps every temporary file in memory anyway), and its
+    /// commits leave checkpoints to the daemon's checkpoint thread instead of running them
+    /// inline. (A larger page cache measured no faster at 200,000 files.)
+    pub fn tune_for_bulk_writes(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;")?;
+        Ok(())
+    }
+
     /// Records one batch of found files in one short transaction: new rows get the implied
     /// owner; existing rows keep theirs and their location verdict unless the file changed.
     /// Returns how many rows were new.
@@ -121,6 +132,10 @@ const ROW_PARAMS: usize = 11;
 /// Rows per statement: as many as SQLite's smallest default parameter limit (999, older
 /// platform builds) allows.
 const CHUNK: usize = (999 - SHARED_PARAMS) / ROW_PARAMS;
+/// A good batch for `reconcile_batch`: ~4,000 rows (a commit's fixed cost vanishes, FUSE
+/// writers wait behind it for milliseconds only), a whole number of statements (a shorter
+/// tail statement is prepared for each batch, and preparing ~1,000 parameters is not free).
+pub const RECONCILE_BATCH: usize = CHUNK * 45;
 
 /// The upsert for a full chunk, built once (the statement cache is keyed by `&'static str`).
 fn chunk_sql() -> &'static str {
