@@ -109,8 +109,8 @@ pub(super) const INSERT_TRIGGER: &str = "
 
 /// The triggers that keep generations, tombstones and metadata staleness for every other
 /// write path (with `INSERT_TRIGGER`, the set `install_generation_triggers` creates).
-/// Bulk paths that rewrite many rows at once (directory renames, `scan`) suspend them inside
-/// their transaction and do the same bookkeeping set-wise.
+/// A directory rename, which rewrites many rows at once, suspends them inside its transaction
+/// and does the same bookkeeping set-wise.
 const UPDATE_DELETE_TRIGGERS: &str = "
     -- Any change a client must hear of; a content change also marks the metadata for
     -- extraction again (one row write for both).
