@@ -219,3 +219,36 @@ fn migration_from_v2_keeps_rows_generations_and_triggers() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `scan` records through the batch writer with the triggers in place: the schema does not
+/// change under other connections (dropping and recreating the triggers did, which made every
+/// open connection re-prepare its statements), and generations are still kept.
+#[test]
+fn scan_keeps_the_schema_and_generations() {
+    let dir = tmp("scan-schema");
+    let lower = dir.join("lower");
+    std::fs::create_dir_all(lower.join("DCIM")).unwrap();
+    for i in 0..3 {
+        std::fs::write(lower.join(format!("DCIM/{i}.jpg")), b"a").unwrap();
+    }
+    let store = Store::open(&dir.join("media.db")).unwrap();
+    let schema = |s: &Store| -> i64 {
+        s.connection()
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (before, g0) = (schema(&store), store.generation().unwrap());
+    let st = store.reconcile(&lower).unwrap();
+    assert_eq!((st.files, st.added), (3, 3));
+    assert_eq!(schema(&store), before);
+    assert_eq!(store.generation().unwrap(), g0 + 1);
+    assert_eq!(changes(&store, g0).len(), 3);
+
+    std::fs::remove_file(lower.join("DCIM/0.jpg")).unwrap();
+    let st = store.reconcile(&lower).unwrap();
+    assert_eq!((st.added, st.removed), (0, 1));
+    assert_eq!(schema(&store), before);
+    assert_eq!(changes(&store, g0 + 1).len(), 1, "the tombstone");
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

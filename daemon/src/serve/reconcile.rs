@@ -23,6 +23,15 @@ pub fn walk_running() -> bool {
     WALK_RUNNING.load(Ordering::Relaxed)
 }
 
+/// Clears `WALK_RUNNING` when dropped, so that extraction resumes however the walk ends.
+struct WalkRunning;
+
+impl Drop for WalkRunning {
+    fn drop(&mut self) {
+        WALK_RUNNING.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Rows checked per query of the sweep for vanished files.
 const UNSEEN_PAGE: usize = 4096;
 
@@ -33,8 +42,10 @@ pub fn spawn(db: PathBuf, lower: PathBuf, recover: bool, moving: Arc<Moving>) {
     let spawned = std::thread::Builder::new()
         .name("reconcile".into())
         .spawn(move || {
-            let outcome = run(&db, &lower, &moving);
-            WALK_RUNNING.store(false, Ordering::Relaxed);
+            let outcome = {
+                let _running = WalkRunning;
+                run(&db, &lower, &moving)
+            };
             match outcome {
                 Ok(()) if recover => match Store::open(&db) {
                     Ok(store) => super::recover_ownership(&store, &lower),

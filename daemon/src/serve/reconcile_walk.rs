@@ -125,6 +125,7 @@ fn walk(tree: &Lower, queue: &DirQueue, out: &SyncSender<Vec<FoundFile>>) -> Wal
                         if out.send(full).is_err() {
                             // The recorder stopped (store error): nothing more to do.
                             queue.stop();
+                            return walked;
                         }
                     }
                 }
@@ -211,5 +212,52 @@ impl DirQueue {
     fn stop(&self) {
         self.lock().stopped = true;
         self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several walkers over nested directories (more files than one batch, more directories
+    /// than walkers, an empty one, one deeper than the others) record every file exactly
+    /// once and then all stop; a second walk finds nothing new.
+    #[test]
+    fn walkers_record_every_file_once_and_finish() {
+        let root = std::env::temp_dir().join(format!("mpd-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut expected = 0u64;
+        for d in 0..7 {
+            let dir = root.join(format!("Download/d{d}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in 0..(BATCH / 3) {
+                std::fs::write(dir.join(format!("f{f}.jpg")), b"x").unwrap();
+                expected += 1;
+            }
+        }
+        std::fs::create_dir_all(root.join("DCIM/empty")).unwrap();
+        std::fs::create_dir_all(root.join("Android/data/com.x/files/a/b")).unwrap();
+        std::fs::write(root.join("Android/data/com.x/files/a/b/deep.mp4"), b"y").unwrap();
+        expected += 1;
+
+        let tree = Lower::open(&root).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let gen = store.reconcile_generation().unwrap();
+        let (walked, added) = walk_and_record(&tree, &store, gen).unwrap();
+        assert_eq!(
+            (walked.files, added, walked.skipped),
+            (expected, expected, 0)
+        );
+        assert_eq!(store.count_files().unwrap(), expected);
+        let deep = store
+            .file(&VolPath::parse("Android/data/com.x/files/a/b/deep.mp4").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(deep.owner.as_deref(), Some("com.x"));
+
+        let (again, added) = walk_and_record(&tree, &store, gen + 1).unwrap();
+        assert_eq!((again.files, added), (expected, 0));
+        assert!(store.reconcile_unseen(gen + 1, 0, 10).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
