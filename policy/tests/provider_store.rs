@@ -295,9 +295,9 @@ fn migration_from_v1_keeps_rows_and_starts_generations() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Reconcile records generations set-wise (its triggers are suspended for the bulk pass): new
-/// files, changed files and removed files all show up in `changes`, and the triggers are back
-/// for every later write.
+/// Reconcile records generations set-wise (one stamp per batch; the insert trigger skips
+/// stamped rows): new files, changed files and removed files all show up in `changes`, and
+/// the triggers work for every later write.
 #[test]
 fn reconcile_keeps_generations_and_tombstones() {
     let dir = std::env::temp_dir().join(format!("mpd-gen-reconcile-{}", std::process::id()));

@@ -13,6 +13,7 @@ mod provider_tasks;
 mod query_socket;
 mod quiet_log;
 mod reconcile;
+mod reconcile_walk;
 mod session;
 mod stats;
 mod store_pool;

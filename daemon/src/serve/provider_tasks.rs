@@ -39,7 +39,7 @@ fn run(db: &Path, lower: &Path, hook: &NameHook) -> Result<(), Box<dyn std::erro
     let mut next_maintain = Instant::now() + FIRST_MAINTAIN;
     loop {
         let version = store.data_version()?;
-        if seen_version != Some(version) {
+        if seen_version != Some(version) && !super::reconcile::walk_running() {
             let t = Instant::now();
             let n = meta::index_pending(&store, &open, usize::MAX)?;
             if n > 0 {

@@ -1,7 +1,7 @@
 //! Store generations, tombstones and the store version (SPEC §11). The counters themselves are
 //! kept by triggers (see `schema.rs`), so every write path bumps them; this is the read side.
 
-use super::schema::{DROP_GENERATION_TRIGGERS, GENERATION_TRIGGERS};
+use super::schema::{install_generation_triggers, DROP_GENERATION_TRIGGERS};
 use super::{Result, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -33,10 +33,11 @@ impl Store {
 }
 
 // ---- bulk paths ---------------------------------------------------------------------------
-// Inside one write transaction a bulk writer (reconcile) drops the triggers, records the same
-// facts set-wise with one new generation for the whole batch, and recreates them before it
-// commits. Other connections never see the triggers missing (the write lock is held, readers
-// see the last commit), and a crash rolls the drop back.
+// Inside one write transaction a bulk rewriter (a directory rename) drops the triggers,
+// records the same facts set-wise with one new generation for the whole batch, and recreates
+// them before it commits. Other connections never see the triggers missing (the write lock is
+// held, readers see the last commit), and a crash rolls the drop back. (Reconcile batches,
+// which only insert, keep the triggers: the insert trigger skips rows they stamp.)
 
 /// Suspends the triggers for the rest of `tx` and returns the batch's generation.
 pub(super) fn suspend_triggers(tx: &Connection) -> Result<i64> {
@@ -61,16 +62,7 @@ pub(super) fn tombstone_below(tx: &Connection, dir_key: &str, g: i64) -> Result<
     Ok(())
 }
 
-/// Tombstones, at generation `g`, every row the bulk pass is about to delete.
-pub(super) fn tombstone_where_unseen(tx: &Connection, seen: i64, g: i64) -> Result<()> {
-    tx.execute(
-        "INSERT OR REPLACE INTO tombstones(id, generation) SELECT id, ?2 FROM files WHERE seen <> ?1",
-        params![seen, g],
-    )?;
-    Ok(())
-}
-
 pub(super) fn resume_triggers(tx: &Connection) -> Result<()> {
-    tx.execute_batch(GENERATION_TRIGGERS)?;
+    install_generation_triggers(tx)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ mod reconcile;
 mod recovery;
 mod schema;
 
-pub use background::FoundFile;
+pub use background::{FoundFile, RECONCILE_BATCH};
 pub use files::{implied_owner, FileRow, NewFile};
 pub use generations::SETTING_VERSION;
 pub use media::{MediaRow, RowFilter, SortKey};

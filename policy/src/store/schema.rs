@@ -55,6 +55,10 @@ const MIGRATIONS: &[&str] = &[
     // tombstones and the store version. Generations are kept by triggers, so every write path
     // (FUSE, reconcile, app commands, lifecycle) counts without knowing about them.
     PROVIDER_SCHEMA,
+    // 2 → 3: the insert trigger leaves alone rows inserted already stamped with a generation
+    // (bulk reconcile batches), so those statements need no per-row statement journal; the
+    // new trigger is created by `migrate` from `INSERT_TRIGGER`.
+    "DROP TRIGGER IF EXISTS files_generation_insert;",
 ];
 
 const PROVIDER_SCHEMA: &str = "
@@ -89,17 +93,25 @@ const PROVIDER_SCHEMA: &str = "
     CREATE INDEX files_meta_todo ON files(id) WHERE meta_done = 0;
 ";
 
-/// The triggers that keep generations, tombstones and metadata staleness for every write path.
-/// Bulk paths (reconcile) suspend them inside their transaction and do the same bookkeeping
-/// set-wise, since a trigger costs every statement of a transaction a statement journal.
-pub(super) const GENERATION_TRIGGERS: &str = "
-    CREATE TRIGGER files_generation_insert AFTER INSERT ON files BEGIN
+/// Keeps generations on insert. A row inserted with `generation_added` already set (a bulk
+/// writer stamps a whole batch with one generation) is left alone: the trigger then costs no
+/// row write, and the bulk statement no per-row journal of the pages the trigger would touch.
+pub(super) const INSERT_TRIGGER: &str = "
+    CREATE TRIGGER files_generation_insert AFTER INSERT ON files
+        WHEN NEW.generation_added = 0 BEGIN
         UPDATE generation SET value = value + 1;
         UPDATE files SET generation_added = (SELECT value FROM generation),
                          generation_modified = (SELECT value FROM generation),
                          date_added = COALESCE(NEW.date_added, CAST(strftime('%s', 'now') AS INTEGER))
             WHERE id = NEW.id;
     END;
+";
+
+/// The triggers that keep generations, tombstones and metadata staleness for every other
+/// write path (with `INSERT_TRIGGER`, the set `install_generation_triggers` creates).
+/// A directory rename, which rewrites many rows at once, suspends them inside its transaction
+/// and does the same bookkeeping set-wise.
+const UPDATE_DELETE_TRIGGERS: &str = "
     -- Any change a client must hear of; a content change also marks the metadata for
     -- extraction again (one row write for both).
     CREATE TRIGGER files_generation_update
@@ -123,6 +135,12 @@ pub(super) const GENERATION_TRIGGERS: &str = "
     END;
 ";
 
+/// Creates every generation trigger (the provider migration, and bulk paths resuming them).
+pub(super) fn install_generation_triggers(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(INSERT_TRIGGER)?;
+    conn.execute_batch(UPDATE_DELETE_TRIGGERS)
+}
+
 pub(super) const DROP_GENERATION_TRIGGERS: &str = "
     DROP TRIGGER files_generation_insert;
     DROP TRIGGER files_generation_update;
@@ -132,6 +150,8 @@ pub(super) const DROP_GENERATION_TRIGGERS: &str = "
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The version whose migration adds the generation triggers.
 const PROVIDER_VERSION: i64 = 2;
+/// The version whose migration replaces the insert trigger by `INSERT_TRIGGER`.
+const STAMPED_INSERT_VERSION: i64 = 3;
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     loop {
@@ -151,7 +171,10 @@ pub fn migrate(conn: &Connection) -> Result<()> {
             }
             conn.execute_batch(MIGRATIONS[version as usize])?;
             if version + 1 == PROVIDER_VERSION {
-                conn.execute_batch(GENERATION_TRIGGERS)?;
+                install_generation_triggers(conn)?;
+            }
+            if version + 1 == STAMPED_INSERT_VERSION {
+                conn.execute_batch(INSERT_TRIGGER)?;
             }
             conn.execute_batch(&format!("PRAGMA user_version={}", version + 1))
         })();
