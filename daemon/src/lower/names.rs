@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 
-/// Most names kept in memory across all directories (about 45 bytes each).
-const MAX_NAMES: usize = 256 * 1024;
+/// Most names kept in memory across all directories (about 45 bytes each: ~3 MiB). A
+/// directory with more entries is read on each lookup miss instead.
+const MAX_NAMES: usize = 64 * 1024;
 
 /// A directory's identity and version: (device, inode) and (mtime, ctime) in nanoseconds.
 pub type DirKey = (u64, u64);

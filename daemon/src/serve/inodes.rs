@@ -94,7 +94,7 @@ fn name_hash(hasher: &RandomState, parent: u32, view: View, name: &str) -> u64 {
 
 /// Index callbacks: a node's hash in each index (`None`: not in it).
 fn ino_hash_of(t: &Table, slot: u32) -> Option<u64> {
-    Some(mix(t.node(slot).ino))
+    Some(mix(t.node(slot).ino()))
 }
 
 impl Inodes {
@@ -116,7 +116,7 @@ impl Inodes {
 
     fn slot_of(&self, ino: u64) -> Option<u32> {
         self.t
-            .find(Index::Ino, mix(ino), |s| self.t.node(s).ino == ino)
+            .find(Index::Ino, mix(ino), |s| self.t.node(s).ino() == ino)
     }
 
     fn node_name_hash(&self, slot: u32) -> u64 {
@@ -152,7 +152,7 @@ impl Inodes {
     }
 
     fn lower_ino_of(&self, slot: u32) -> u64 {
-        let ino = self.t.node(slot).ino;
+        let ino = self.t.node(slot).ino();
         if ino == ROOT_INO {
             0
         } else if ino < FALLBACK_BASE {
@@ -195,7 +195,7 @@ impl Inodes {
             is_dir: n.flags & DIR != 0,
             view: view_of(n.flags),
             lower_ino: self.lower_ino_of(slot),
-            parent: self.t.node(n.parent).ino,
+            parent: self.t.node(n.parent).ino(),
             detached: n.flags & DETACHED != 0,
         })
     }
@@ -226,7 +226,7 @@ impl Inodes {
                 if self.t.name(slot) != name {
                     self.t.set_name(slot, name);
                 }
-                return Some(self.t.node(slot).ino);
+                return Some(self.t.node(slot).ino());
             }
             // The name now refers to another lower entry: detach the old node.
             self.detach(slot);
@@ -293,7 +293,7 @@ impl Inodes {
             if slot == ROOT_SLOT || n.nlookup != 0 || n.children != 0 || n.flags & LIVE == 0 {
                 return;
             }
-            let (parent, ino) = (n.parent, n.ino);
+            let (parent, ino) = (n.parent, n.ino());
             self.detach(slot);
             self.t.unlink(Index::Ino, mix(ino), slot);
             if ino >= FALLBACK_BASE {
@@ -315,7 +315,7 @@ impl Inodes {
         for view in [View::Real, View::Redacted] {
             if let Some(slot) = self.find_slot(parent, name, view) {
                 self.detach(slot);
-                gone.push(self.t.node(slot).ino);
+                gone.push(self.t.node(slot).ino());
             }
         }
         gone
@@ -365,7 +365,7 @@ impl Inodes {
     pub fn find(&self, parent: u64, name: &str, view: View) -> Option<u64> {
         let parent = self.slot_of(parent)?;
         self.find_slot(parent, name, view)
-            .map(|s| self.t.node(s).ino)
+            .map(|s| self.t.node(s).ino())
     }
 
     #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The inode table's storage: a slab of 40-byte nodes, their names in one byte arena, and two
+//! The inode table's storage: a slab of 36-byte nodes, their names in one byte arena, and two
 //! hash indexes chained through the nodes themselves (4 bytes a bucket, one bucket per node).
 //! A million nodes, what one traversal of a 1M-file tree leaves the kernel holding, take about
-//! 40 MiB of nodes, 8 MiB of buckets and the names' bytes.
+//! 36 MiB of nodes, 8 MiB of buckets and the names' bytes.
 
 pub const NONE: u32 = u32::MAX;
 
@@ -13,8 +13,10 @@ pub const DETACHED: u8 = 8;
 
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// The kernel's node id (also the st_ino reported).
-    pub ino: u64,
+    /// The kernel's node id (also the st_ino reported), as two halves: with no 8-byte field
+    /// the node packs into 36 bytes instead of 40 (4 MiB a million nodes).
+    ino_lo: u32,
+    ino_hi: u32,
     name_at: u32,
     pub parent: u32,
     /// Kernel lookups; saturates (and then the node is never dropped).
@@ -31,7 +33,8 @@ pub struct Node {
 impl Node {
     pub fn new(ino: u64, parent: u32, nlookup: u32, flags: u8) -> Node {
         Node {
-            ino,
+            ino_lo: ino as u32,
+            ino_hi: (ino >> 32) as u32,
             name_at: 0,
             parent,
             nlookup,
@@ -41,6 +44,10 @@ impl Node {
             name_len: 0,
             flags,
         }
+    }
+
+    pub fn ino(&self) -> u64 {
+        (u64::from(self.ino_hi) << 32) | u64::from(self.ino_lo)
     }
 }
 
@@ -296,7 +303,7 @@ mod tests {
         let mut t = Table::default();
         // Every node hashes to one of three buckets: long chains.
         let hash = |s: u32| u64::from(s % 3);
-        let rehash = |t: &Table, s: u32| Some(u64::from(t.node(s).ino as u32 % 3));
+        let rehash = |t: &Table, s: u32| Some(t.node(s).ino() % 3);
         for i in 0..200u32 {
             let s = t.add(Node::new(u64::from(i), 0, 1, LIVE), &format!("n{i}"));
             assert_eq!(s, i);

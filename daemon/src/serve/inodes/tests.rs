@@ -130,7 +130,7 @@ fn a_directory_outlives_its_forget_while_a_child_is_held_open() {
 }
 
 #[test]
-fn a_node_costs_40_bytes() {
+fn a_node_costs_36_bytes() {
     assert!(
         std::mem::size_of::<Node>() <= 48,
         "{}",
