@@ -53,6 +53,9 @@ const PATHS: [&str; 6] = [
     "Pictures/d.png",
 ];
 
+/// One answer: the row and the caller's grant, or no row.
+type Answer = Option<(FileRow, Grant)>;
+
 struct World {
     dir: PathBuf,
     /// Decides (the daemon's worker connection).
@@ -93,7 +96,7 @@ impl World {
     }
 
     /// Every (caller, path) answer through the cache, checked against the store itself.
-    fn answers(&self) -> Vec<Option<(FileRow, Grant)>> {
+    fn answers(&self) -> Vec<Answer> {
         let mut out = Vec::new();
         for c in &self.callers {
             for path in PATHS {
@@ -112,10 +115,7 @@ impl World {
 
     /// Fills the cache, proves the next round is answered from it, applies `write`, and
     /// checks every answer against the store; returns (before, after).
-    fn after(
-        &self,
-        write: impl FnOnce(&World),
-    ) -> (Vec<Option<(FileRow, Grant)>>, Vec<Option<(FileRow, Grant)>>) {
+    fn after(&self, write: impl FnOnce(&World)) -> (Vec<Answer>, Vec<Answer>) {
         self.answers();
         let (hits, _) = self.decider.decision_cache_counts();
         let before = self.answers();
@@ -137,21 +137,13 @@ impl Drop for World {
     }
 }
 
-fn row<'a>(
-    answers: &'a [Option<(FileRow, Grant)>],
-    caller: usize,
-    path: &str,
-) -> &'a Option<(FileRow, Grant)> {
+fn row<'a>(answers: &'a [Answer], caller: usize, path: &str) -> &'a Answer {
     let i = PATHS.iter().position(|x| *x == path).unwrap();
     &answers[caller * PATHS.len() + i]
 }
 
 /// Every write, each from the three kinds of connection.
-fn each_writer(
-    tag: &str,
-    write: impl Fn(&Store),
-    check: impl Fn(&[Option<(FileRow, Grant)>], &[Option<(FileRow, Grant)>]),
-) {
+fn each_writer(tag: &str, write: impl Fn(&Store), check: impl Fn(&[Answer], &[Answer])) {
     for (name, pick) in [
         ("same connection", 0usize),
         ("sibling connection", 1),
@@ -174,11 +166,11 @@ fn each_writer(
     }
 }
 
-fn owner(a: &Option<(FileRow, Grant)>) -> Option<String> {
+fn owner(a: &Answer) -> Option<String> {
     a.as_ref().and_then(|(r, _)| r.owner.clone())
 }
 
-fn grant(a: &Option<(FileRow, Grant)>) -> Grant {
+fn grant(a: &Answer) -> Grant {
     a.as_ref().map(|(_, g)| *g).unwrap_or(Grant::None)
 }
 
