@@ -10,8 +10,8 @@
 //! The version is read before the store is queried, so an entry filled while a commit lands
 //! carries the older version and is never hit.
 //!
-//! Bounded: two generations of at most [`GENERATION_ENTRIES`] paths each (a few hundred bytes
-//! an entry); when the young one fills, the old one is dropped. Not a copy of the table.
+//! Bounded: two generations of at most [`GENERATION_ENTRIES`] paths each; when the young one
+//! fills, the old one is dropped. Not a copy of the table.
 
 use super::wal_version::{Version, WalVersion};
 use super::{FileRow, Result, Store};
@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Paths per generation: two generations bound the cache at ~64k entries, ~15 MiB at most.
-const GENERATION_ENTRIES: usize = 32 * 1024;
+/// Paths per generation: two generations bound the cache at 32k entries, about 450 bytes
+/// each (key, row, grants by caller), so ~15 MiB at most whatever the store's size.
+const GENERATION_ENTRIES: usize = 16 * 1024;
 /// Callers remembered per path (the grant differs per caller).
 const CALLERS_PER_PATH: usize = 8;
 
@@ -38,6 +39,13 @@ struct Slot {
 }
 
 impl Slot {
+    fn empty() -> Slot {
+        Slot {
+            row: None,
+            grants: Vec::new(),
+        }
+    }
+
     /// `Some(None)`: no such row (for anyone); `None`: this caller's grant is not known.
     fn lookup(&self, packages: &[String]) -> Option<Option<DecisionRow>> {
         let Some(row) = &self.row else {
@@ -85,17 +93,11 @@ impl Generations {
     /// The young-generation entry of `key`, made (empty) if there is none.
     fn slot_mut(&mut self, key: String) -> &mut Slot {
         if !self.young.contains_key(&key) {
-            let slot = self.old.remove(&key).unwrap_or(Slot {
-                row: None,
-                grants: Vec::new(),
-            });
+            let slot = self.old.remove(&key).unwrap_or_else(Slot::empty);
             self.make_room();
-            return self.young.entry(key).or_insert(slot);
+            self.young.insert(key.clone(), slot);
         }
-        self.young.entry(key).or_insert(Slot {
-            row: None,
-            grants: Vec::new(),
-        })
+        self.young.entry(key).or_insert_with(Slot::empty)
     }
 
     fn make_room(&mut self) {

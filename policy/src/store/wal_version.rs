@@ -14,6 +14,7 @@ use rusqlite::{ffi, Connection, OpenFlags};
 use std::ffi::c_void;
 use std::path::Path;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::time::Duration;
 
 /// The WAL-index header is 48 bytes, kept twice (SQLite writes copy 1, then copy 0; a reader
 /// that sees two equal copies saw a whole header).
@@ -48,6 +49,9 @@ impl WalVersion {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ok()?;
+        // Opened once per cache: a writer or a checkpoint holding the lock must not leave the
+        // cache off for good.
+        anchor.busy_timeout(Duration::from_secs(2)).ok()?;
         let mode: String = anchor
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .ok()?;
