@@ -385,3 +385,52 @@ fn an_in_memory_store_answers_without_a_cache() {
     }
     assert_eq!(s.decision_cache_counts().0, 0);
 }
+
+/// Decisions racing commits: once a write has returned, no decision that starts afterwards
+/// may answer from before it (a fill that read the store while the commit landed must not be
+/// served later). The writer publishes each owner it committed; readers check theirs is never
+/// older than what was published when they started.
+#[test]
+fn a_decision_started_after_a_commit_never_answers_from_before_it() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let w = World::new("race");
+    let path = p("DCIM/a.jpg");
+    let committed = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let seq_of = |r: &Option<mediaprovider_policy::store::DecisionRow>| -> u64 {
+        r.as_ref()
+            .and_then(|(row, _)| row.owner.as_deref()?.strip_prefix("seq")?.parse().ok())
+            .unwrap_or(0)
+    };
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let reader = w.decider.opener().open().unwrap();
+            let caller = &w.callers[0];
+            let (committed, done, path) = (&committed, &done, &path);
+            s.spawn(move || {
+                let mut checked = 0u64;
+                while !done.load(Ordering::Acquire) {
+                    let floor = committed.load(Ordering::Acquire);
+                    let seen = seq_of(&reader.decision_row(caller, path).unwrap());
+                    assert!(
+                        seen >= floor,
+                        "answered seq{seen} after seq{floor} was committed"
+                    );
+                    checked += 1;
+                }
+                assert!(checked > 0);
+            });
+        }
+        let writer = w.decider.opener().open().unwrap();
+        for k in 1..=1500u64 {
+            writer.set_owner(&path, Some(&format!("seq{k}"))).unwrap();
+            committed.store(k, Ordering::Release);
+        }
+        done.store(true, Ordering::Release);
+    });
+    let (hits, _) = w.decider.decision_cache_counts();
+    assert!(
+        hits > 0,
+        "the readers never hit the cache: the race was not exercised"
+    );
+}

@@ -128,12 +128,17 @@ impl FactsCache {
     }
 
     /// The store's version now; `None`: unknown, do not use the cache. The WAL index is mapped
-    /// on first use (one connection open, outside any lock of ours).
+    /// on first use; threads that race there each open it without waiting on one another (the
+    /// open is file I/O), and all but the first drop theirs.
     fn version(&self) -> Option<Version> {
-        self.wal
-            .get_or_init(|| self.db.as_deref().and_then(WalVersion::open))
-            .as_ref()?
-            .read()
+        let wal = match self.wal.get() {
+            Some(w) => w,
+            None => {
+                let opened = self.db.as_deref().and_then(WalVersion::open);
+                self.wal.get_or_init(|| opened)
+            }
+        };
+        wal.as_ref()?.read()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
