@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Paths per generation: two generations bound the cache at 32k entries, about 450 bytes
-/// each (key, row, grants by caller), so ~15 MiB at most whatever the store's size.
-const GENERATION_ENTRIES: usize = 16 * 1024;
+/// Paths per generation: two generations bound the cache at 24k entries, ~600 bytes each
+/// (key, row, grants by caller; measured with camera-style paths), so ~15 MiB at most
+/// whatever the store's size.
+const GENERATION_ENTRIES: usize = 12 * 1024;
 /// Callers remembered per path (the grant differs per caller).
 const CALLERS_PER_PATH: usize = 8;
 
