@@ -47,7 +47,7 @@ pub fn gather(
         return Ok(FileFacts::dir());
     }
     let dir = path.parent().unwrap_or_default();
-    let found = store.file_with_grant(caller, path)?;
+    let found = store.decision_row(caller, path)?;
     let in_hidden_dir = dir_hidden(lower, &dir);
     let hidden = in_hidden_dir || is_hidden_name(path.file_name());
     let mut facts = match &found {

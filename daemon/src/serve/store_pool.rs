@@ -1,6 +1,8 @@
 //! Store connections for the FUSE threads: one connection per concurrently running request
 //! (WAL lets readers run beside one writer), taken from an idle list and put back, so no lock
 //! is held while a connection is in use and no request waits behind another one's I/O.
+//! Every connection of the pool shares the first one's decision cache (`Store::opener`), so a
+//! fact read by one worker serves the next decision on any other.
 //!
 //! Durability: the store runs `synchronous=NORMAL` in WAL mode. A power cut can lose the last
 //! committed transactions but never corrupts the database; what they recorded (a new row, a
@@ -8,15 +10,14 @@
 //! own data is not at stake. Owners of files created in that window are the one loss, which
 //! is why the store keeps the change short rather than fsyncing every create.
 
-use mediaprovider_policy::store::{Store, StoreError};
-use std::path::PathBuf;
+use mediaprovider_policy::store::{Opener, Store, StoreError};
 use std::sync::Mutex;
 
 /// Idle connections kept beyond this are closed (more than the FUSE threads plus helpers).
 const MAX_IDLE: usize = 16;
 
 pub struct StorePool {
-    db: PathBuf,
+    opener: Opener,
     idle: Mutex<Vec<Store>>,
     /// Taken around the request path's write transactions. SQLite lets one connection write at
     /// a time and makes the others poll (its busy handler); with several FUSE threads writing
@@ -29,7 +30,7 @@ pub struct StorePool {
 impl StorePool {
     pub fn new(first: Store) -> StorePool {
         StorePool {
-            db: first.path().to_path_buf(),
+            opener: first.opener(),
             idle: Mutex::new(vec![first]),
             writer: Mutex::new(()),
         }
@@ -39,7 +40,7 @@ impl StorePool {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match idle {
             Some(s) => Ok(s),
-            None => Store::open(&self.db),
+            None => self.opener.open(),
         }
     }
 

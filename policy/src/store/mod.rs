@@ -3,6 +3,7 @@
 //! unique index, so a lookup by path is O(log n) whatever the lower filesystem's case rules.
 
 mod background;
+mod facts_cache;
 mod files;
 mod generations;
 mod media;
@@ -10,8 +11,10 @@ mod packages;
 mod reconcile;
 mod recovery;
 mod schema;
+mod wal_version;
 
 pub use background::{FoundFile, RECONCILE_BATCH};
+pub use facts_cache::{DecisionRow, Opener};
 pub use files::{implied_owner, FileRow, NewFile};
 pub use generations::SETTING_VERSION;
 pub use media::{MediaRow, RowFilter, SortKey};
@@ -23,6 +26,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -111,12 +115,17 @@ pub const SETTING_CONTROL: &str = "control_socket";
 /// The Android user whose volume `serve --user N` serves (SPEC §4).
 pub const SETTING_USER: &str = "volume_user";
 
+/// The path an in-memory store reports.
+const IN_MEMORY: &str = ":memory:";
+
 /// One connection to the store. Not `Sync`: the daemon locks it (or gives each thread its own).
 pub struct Store {
     // Declared before `conn` so cached statements are finalized before the connection closes.
     stmts: RefCell<HashMap<&'static str, Statement<'static>>>,
     conn: Box<Connection>,
     path: PathBuf,
+    /// Decision facts recently read, shared with the connections of [`Store::opener`].
+    facts_cache: Arc<facts_cache::FactsCache>,
 }
 
 // SAFETY: a Store moves between threads as a whole: its cached statements only refer to its own
@@ -138,7 +147,7 @@ impl Store {
 
     /// An in-memory store (tests, benchmarks).
     pub fn open_in_memory() -> Result<Store> {
-        Self::setup(Connection::open_in_memory()?, Path::new(":memory:"))
+        Self::setup(Connection::open_in_memory()?, Path::new(IN_MEMORY))
     }
 
     fn setup(conn: Connection, path: &Path) -> Result<Store> {
@@ -166,10 +175,12 @@ impl Store {
                 other => break other?,
             }
         }
+        let on_disk = (path != Path::new(IN_MEMORY)).then_some(path);
         Ok(Store {
             stmts: RefCell::new(HashMap::new()),
             conn: Box::new(conn),
             path: path.to_path_buf(),
+            facts_cache: Arc::new(facts_cache::FactsCache::new(on_disk)),
         })
     }
 
