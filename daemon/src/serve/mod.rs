@@ -17,6 +17,7 @@ mod reconcile_walk;
 mod session;
 mod stats;
 mod store_pool;
+mod trim;
 
 use crate::cli::{args, CliError};
 use crate::control::{self, Request};
@@ -196,6 +197,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let _ = fs.notifier.set(session.notifier());
     inval::spawn(session.notifier(), rx);
     checkpoint::spawn(&db);
+    trim::spawn();
     // Mount first, reconcile behind it (then the location indexer).
     reconcile::spawn(
         db.clone(),
