@@ -11,6 +11,9 @@ const EVERY: Duration = Duration::from_secs(10);
 const GROWTH: u64 = 8 << 20;
 
 pub fn spawn() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return; // nothing to trim: no thread waking every 10 s on a device
+    }
     let spawned = std::thread::Builder::new().name("trim".into()).spawn(run);
     if let Err(e) = spawned {
         log::warn!("cannot start the memory trimmer: {e}");
