@@ -22,6 +22,20 @@ fn found(path: &str, size: u64) -> FoundFile {
     }
 }
 
+/// An ordinary one-row insert (the trigger-stamped path); returns the row id.
+fn insert(store: &Store, path: &str) -> i64 {
+    store
+        .upsert_file(&NewFile {
+            path: &p(path),
+            owner: None,
+            size: 1,
+            mtime_ns: 1,
+            fuse_pending: false,
+        })
+        .unwrap()
+        .id
+}
+
 fn changes(store: &Store, since: i64) -> Vec<Value> {
     let mut v = Vec::new();
     query::run_changes(store, &Caller::new(0, &[]), since, &mut |r| v.push(r)).unwrap();
@@ -47,16 +61,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn a_batch_stamps_its_new_rows_with_one_newer_generation() {
     let store = Store::open_in_memory().unwrap();
     let before = {
-        let id = store
-            .upsert_file(&NewFile {
-                path: &p("DCIM/old.jpg"),
-                owner: None,
-                size: 1,
-                mtime_ns: 1,
-                fuse_pending: false,
-            })
-            .unwrap()
-            .id;
+        let id = insert(&store, "DCIM/old.jpg");
         assert!(id > 0);
         store.generation().unwrap()
     };
@@ -184,16 +189,7 @@ fn migration_from_v2_keeps_rows_generations_and_triggers() {
     );
 
     // An ordinary insert still gets its own generation from the trigger.
-    let id = store
-        .upsert_file(&NewFile {
-            path: &p("DCIM/new.jpg"),
-            owner: None,
-            size: 1,
-            mtime_ns: 1,
-            fuse_pending: false,
-        })
-        .unwrap()
-        .id;
+    let id = insert(&store, "DCIM/new.jpg");
     assert_eq!(store.generation().unwrap(), 4);
     let new = &rows_named(&changes(&store, 3), "DCIM/new.jpg")[0];
     assert_eq!(
