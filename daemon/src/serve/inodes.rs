@@ -334,15 +334,8 @@ impl Inodes {
         let (Some(from), Some(to)) = (self.slot_of(parent), self.slot_of(new_parent)) else {
             return self.detach_name(new_parent, new_name);
         };
-        if from == to && eq_fold(name, new_name) {
-            // A case-only rename: the same name, spelled anew.
-            for view in [View::Real, View::Redacted] {
-                if let Some(slot) = self.find_slot(from, name, view) {
-                    self.t.set_name(slot, new_name);
-                }
-            }
-            return Vec::new();
-        }
+        // A case-only rename detaches the node too: the lower may hold the other spelling as
+        // a different file, which the rename just replaced (the kernel looks the name up again).
         let replaced = self.detach_name(new_parent, new_name);
         for view in [View::Real, View::Redacted] {
             let Some(slot) = self.find_slot(from, name, view) else {
