@@ -211,13 +211,15 @@ impl Ctx {
                 .any(|d| p.as_str().starts_with(d))
         });
         if let Obs::Bytes(Ok(bytes)) = &obs {
-            let behind_back = plan.paths().iter().any(|p| {
-                super::admin::CHAOS_DIRS
-                    .iter()
-                    .any(|d| p.as_str().starts_with(d))
-            });
-            if let Some((class, d)) =
-                oracle::check_read(bytes, &exp.worlds, &exp.decisions, !behind_back)
+            let held = matches!(
+                plan,
+                Plan::Read {
+                    how: ReadHow::Held,
+                    ..
+                }
+            );
+            let exact = oracle::read_is_exact(held, behind_back, &exp.worlds);
+            if let Some((class, d)) = oracle::check_read(bytes, &exp.worlds, &exp.decisions, exact)
             {
                 problems.push((
                     class,

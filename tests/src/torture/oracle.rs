@@ -100,6 +100,15 @@ pub fn show(o: &Outcomes) -> String {
 /// A read's problem, if any: `(class, detail)`.
 pub type ReadProblem = (&'static str, String);
 
+/// Must a read's bytes be one of the versions the path held? Not for files changed behind
+/// the daemon's back (the kernel may keep their old size for an attribute timeout), nor for a
+/// read through a held fd when the path may have lost its file meanwhile: the fd follows its
+/// file through a rename, and a rewrite at the new name is no version the path held.
+pub fn read_is_exact(held: bool, behind_back: bool, worlds: &[World]) -> bool {
+    let fd_may_have_moved = held && worlds.iter().any(|w| w.state.is_none());
+    !(behind_back || fd_may_have_moved)
+}
+
 /// Checks bytes served by an allowed read against every world in which the read was allowed.
 /// `exact`: whether the content must match a known version (false for files changed behind
 /// the daemon's back, whose old size the kernel may keep for an attribute timeout); location
@@ -265,6 +274,31 @@ mod tests {
         assert_eq!(judge(&m, &path, &c.bytes), None);
         let p = judge(&m, &path, &c.redacted()).expect("redacted bytes are wrong here");
         assert_eq!(p.0, "content-mismatch");
+    }
+
+    /// Torture seed 636811173: an fd held on CASE1.JPG while the file was renamed to f2.JPG
+    /// and rewritten there served the rewrite, which is right; the oracle called it a mismatch.
+    #[test]
+    fn a_held_read_is_exact_only_while_the_path_surely_kept_its_file() {
+        let (mut m, path, _) = setup(&[Permission::ReadMediaImages]);
+        let t = m.op_start();
+        let kept = m.worlds(10_100, &path, t, t);
+        assert!(read_is_exact(true, false, &kept));
+        assert!(read_is_exact(false, false, &kept));
+        assert!(!read_is_exact(false, true, &kept));
+        let k = super::super::model::key(&path);
+        let (id, _) = m.begin_file(&k, vec![None]);
+        let t = m.op_start();
+        let moving = m.worlds(10_100, &path, t, t);
+        assert!(
+            !read_is_exact(true, false, &moving),
+            "renamed away meanwhile"
+        );
+        assert!(
+            read_is_exact(false, false, &moving),
+            "a fresh open reads the path"
+        );
+        m.end_file(&k, id, None);
     }
 
     #[test]

@@ -133,7 +133,12 @@ impl Inner {
             if location || pending {
                 ttl = NO_TTL;
             }
-            if location && self.redacted_for(caller, path, st)? {
+            // One location verdict for the whole lookup (the file may change meanwhile).
+            let steered = !location && lock(&self.view_misses).recent(caller.uid, st.ino());
+            if steered {
+                ttl = NO_TTL;
+            }
+            if (location || steered) && self.redacted_if_located(caller, path, st)? {
                 View::Redacted
             } else {
                 View::Real
@@ -145,9 +150,10 @@ impl Inner {
         Ok((attr_from(st, ino), ttl))
     }
 
-    /// Would `caller`'s read open of this file be served redacted?
-    fn redacted_for(&self, caller: &Caller, path: &VolPath, st: &Stat) -> Res<bool> {
-        let f = self.facts(caller, path, Some(st))?;
+    /// Would `caller`'s read open of this file be served redacted, were it to carry location?
+    fn redacted_if_located(&self, caller: &Caller, path: &VolPath, st: &Stat) -> Res<bool> {
+        let mut f = self.facts(caller, path, Some(st))?;
+        f.has_location = true;
         let d = rules::open_read(caller, Target { path, facts: &f });
         Ok(d.io == Some(Io::Redacted))
     }

@@ -17,8 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A redacted read whose file keeps changing under it gives up after this many tries (EIO:
-/// fail closed rather than serve bytes whose ranges are unknown).
-const REDACTED_READ_ATTEMPTS: usize = 4;
+/// fail closed rather than serve bytes whose ranges are unknown). Tries after the first wait
+/// 0.2, 0.4, … 12.8 ms (25 ms in all) for a writer rewriting the file to pause.
+const REDACTED_READ_ATTEMPTS: u32 = 8;
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -61,7 +62,10 @@ impl Inner {
                 reply(&buf[..n]);
                 return Ok(());
             };
-            for _ in 0..REDACTED_READ_ATTEMPTS {
+            for attempt in 0..REDACTED_READ_ATTEMPTS {
+                if attempt > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(100 << attempt));
+                }
                 let before = version_of(&h.file).map_err(|e| io_errno(&e))?;
                 let current = lock(redaction).clone();
                 let r = if current.version == before {

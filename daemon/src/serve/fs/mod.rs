@@ -13,6 +13,7 @@ mod mutate;
 mod open;
 mod state;
 mod sys;
+mod view_misses;
 
 pub use state::{Inner, Inval, Options};
 

@@ -62,9 +62,23 @@ impl Inner {
         if n.view == View::Redacted && writable {
             return Err(Errno::EACCES);
         }
-        if (d.io == Some(Io::Redacted)) != (n.view == View::Redacted) {
+        let served_as_is = n.view == View::Redacted && !f.has_location;
+        if (d.io == Some(Io::Redacted)) != (n.view == View::Redacted) && !served_as_is {
             // The name resolved to the other view (entitlement or content changed since the
-            // lookup): make the kernel walk the path again (it retries on ESTALE).
+            // lookup): make the kernel walk the path again (it retries on ESTALE, once).
+            // A redacted node whose file has no location now is served as it is, redacted:
+            // the scan of the opened file removes whatever location it holds by then. A
+            // writer flips content faster than the kernel's one retry, and the retry's lookup
+            // answers the redacted view while the file is open for writing; after a refused
+            // real view it answers the redacted one (`view_misses.rs`).
+            if n.view == View::Real {
+                lock(&self.view_misses).record(req.uid(), st.ino());
+            }
+            log::debug!(
+                "{}: open by uid {}: view changed, ESTALE",
+                n.path,
+                req.uid()
+            );
             return Err(Errno::ESTALE);
         }
         let file = self
@@ -73,7 +87,11 @@ impl Inner {
             .map_err(|e| io_errno(&e))?;
         let opened_st = stat_of(&file).map_err(|e| io_errno(&e))?;
         if opened_st.ino() != st.ino() {
-            return Err(Errno::ESTALE); // replaced between the decision and the open
+            log::debug!(
+                "{}: replaced between the decision and the open, ESTALE",
+                n.path
+            );
+            return Err(Errno::ESTALE);
         }
         if n.view == View::Redacted {
             return self.open_redacted(req.uid(), ino.0, &n.path, file);

@@ -6,6 +6,7 @@ use super::super::inodes::{Inodes, View};
 use super::super::stats::Stats;
 use super::super::store_pool::StorePool;
 use super::sys::{policy_errno, Res, StoreCtx};
+use super::view_misses::ViewMisses;
 use crate::facts::{LocationCache, Probe};
 use crate::lower::{Lower, Stat};
 use crate::moving::Moving;
@@ -44,6 +45,8 @@ pub struct Inner {
     pub(super) passthrough: AtomicBool,
     pub(super) passthrough_refused: Once,
     pub(super) locations: LocationCache,
+    /// Callers just refused the real view of a file (see `view_misses.rs`).
+    pub(super) view_misses: Mutex<ViewMisses>,
     inval: Mutex<Sender<Inval>>,
     unimplemented: Mutex<HashSet<&'static str>>,
     pub stats: Arc<Stats>,
@@ -77,6 +80,7 @@ impl Inner {
             dirs: Mutex::new(HashMap::new()),
             opens: Mutex::new(NodeOpens::default()),
             next_fh: AtomicU64::new(1),
+            view_misses: Mutex::new(ViewMisses::default()),
             passthrough: AtomicBool::new(opts.passthrough),
             passthrough_refused: Once::new(),
             locations: LocationCache::default(),
@@ -228,7 +232,13 @@ impl Inner {
     /// replaced, e.g. unlinked and created again in another case) answers ESTALE: the kernel
     /// then looks the path up again instead of using its cached dentry (SPEC §5.10).
     pub(super) fn node_stat(&self, n: &NodeInfo) -> Res<Stat> {
-        let replaced = |st: &Stat| n.detached || (n.lower_ino != 0 && st.ino() != n.lower_ino);
+        let replaced = |st: &Stat| {
+            let stale = n.detached || (n.lower_ino != 0 && st.ino() != n.lower_ino);
+            if stale {
+                log::debug!("{}: the node names another file now, ESTALE", n.path);
+            }
+            stale
+        };
         match self
             .lower
             .stat(&n.path)
