@@ -134,7 +134,7 @@ impl Inner {
                 ttl = NO_TTL;
             }
             // One location verdict for the whole lookup (the file may change meanwhile).
-            let steered = !location && lock(&self.view_misses).recent(caller.uid, st.ino());
+            let steered = !location && self.view_misses.recent(caller.uid, st.ino());
             if steered {
                 ttl = NO_TTL;
             }

@@ -72,7 +72,7 @@ impl Inner {
             // answers the redacted view while the file is open for writing; after a refused
             // real view it answers the redacted one (`view_misses.rs`).
             if n.view == View::Real {
-                lock(&self.view_misses).record(req.uid(), st.ino());
+                self.view_misses.record(req.uid(), st.ino());
             }
             log::debug!(
                 "{}: open by uid {}: view changed, ESTALE",

@@ -46,7 +46,7 @@ pub struct Inner {
     pub(super) passthrough_refused: Once,
     pub(super) locations: LocationCache,
     /// Callers just refused the real view of a file (see `view_misses.rs`).
-    pub(super) view_misses: Mutex<ViewMisses>,
+    pub(super) view_misses: ViewMisses,
     inval: Mutex<Sender<Inval>>,
     unimplemented: Mutex<HashSet<&'static str>>,
     pub stats: Arc<Stats>,
@@ -80,7 +80,7 @@ impl Inner {
             dirs: Mutex::new(HashMap::new()),
             opens: Mutex::new(NodeOpens::default()),
             next_fh: AtomicU64::new(1),
-            view_misses: Mutex::new(ViewMisses::default()),
+            view_misses: ViewMisses::default(),
             passthrough: AtomicBool::new(opts.passthrough),
             passthrough_refused: Once::new(),
             locations: LocationCache::default(),

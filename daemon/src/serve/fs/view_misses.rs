@@ -6,6 +6,8 @@
 //! node can always be opened (its handle removes whatever location the file holds by then).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a refusal steers the caller's lookups of that file to the redacted view.
@@ -16,26 +18,40 @@ const MAX_MISSES: usize = 1024;
 #[derive(Default)]
 pub struct ViewMisses {
     /// (uid, lower inode) → when an open of the real view was refused.
-    at: HashMap<(u32, u64), Instant>,
+    at: Mutex<HashMap<(u32, u64), Instant>>,
+    /// Whether `at` may hold anything: every lookup asks, and almost always it is empty.
+    any: AtomicBool,
 }
 
 impl ViewMisses {
-    pub fn record(&mut self, uid: u32, lower_ino: u64) {
+    pub fn record(&self, uid: u32, lower_ino: u64) {
         let now = Instant::now();
-        if self.at.len() >= MAX_MISSES {
-            self.at.retain(|_, t| now.duration_since(*t) < STEER);
-            if self.at.len() >= MAX_MISSES {
-                self.at.clear();
+        let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+        if at.len() >= MAX_MISSES {
+            at.retain(|_, t| now.duration_since(*t) < STEER);
+            if at.len() >= MAX_MISSES {
+                at.clear();
             }
         }
-        self.at.insert((uid, lower_ino), now);
+        at.insert((uid, lower_ino), now);
+        self.any.store(true, Ordering::Release);
     }
 
     /// Was `uid` refused the real view of this file a moment ago?
     pub fn recent(&self, uid: u32, lower_ino: u64) -> bool {
-        self.at
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = at
             .get(&(uid, lower_ino))
-            .is_some_and(|t| t.elapsed() < STEER)
+            .is_some_and(|t| t.elapsed() < STEER);
+        if !hit && at.values().all(|t| t.elapsed() >= STEER) {
+            // All expired: forget them, so lookups skip the lock again.
+            at.clear();
+            self.any.store(false, Ordering::Release);
+        }
+        hit
     }
 }
 
@@ -45,7 +61,8 @@ mod tests {
 
     #[test]
     fn remembers_per_caller_and_file_and_stays_bounded() {
-        let mut m = ViewMisses::default();
+        let m = ViewMisses::default();
+        assert!(!m.recent(10001, 7));
         m.record(10001, 7);
         assert!(m.recent(10001, 7));
         assert!(!m.recent(10002, 7));
@@ -53,6 +70,6 @@ mod tests {
         for ino in 0..(MAX_MISSES as u64 * 2) {
             m.record(1, 100 + ino);
         }
-        assert!(m.at.len() <= MAX_MISSES);
+        assert!(m.at.lock().unwrap().len() <= MAX_MISSES);
     }
 }
