@@ -164,6 +164,21 @@ impl Lower {
             .filter(Stat::usable))
     }
 
+    /// [`Lower::stat`] with the parent directory's fd, to open the entry without resolving
+    /// the parent again (`None` for the root, which has no parent).
+    pub fn stat_with_parent(&self, path: &VolPath) -> io::Result<Option<(Option<OwnedFd>, Stat)>> {
+        if path.is_root() {
+            return self.stat(path).map(|s| s.map(|s| (None, s)));
+        }
+        let Some(dir) = none_if_absent(self.parent_of(path))? else {
+            return Ok(None);
+        };
+        let st = none_if_absent(sys::stat_at(dir.as_fd(), path.file_name()))?
+            .map(Stat)
+            .filter(Stat::usable);
+        Ok(st.map(|st| (Some(dir), st)))
+    }
+
     /// `lstat` of one name in an open directory; `None` if absent or not servable.
     pub fn stat_in(&self, dir: BorrowedFd, name: &str) -> io::Result<Option<Stat>> {
         Ok(none_if_absent(sys::stat_at(dir, name))?
@@ -251,7 +266,12 @@ impl Lower {
     /// Opens an existing file (on-disk spelling) without following a symlink anywhere.
     pub fn open_file(&self, path: &VolPath, flags: i32) -> io::Result<File> {
         let dir = self.parent_of(path)?;
-        sys::open_at(dir.as_fd(), path.file_name(), flags, 0).map(File::from)
+        Lower::open_in(dir.as_fd(), path.file_name(), flags)
+    }
+
+    /// Opens `name` in an open directory without following a symlink.
+    pub fn open_in(dir: BorrowedFd, name: &str, flags: i32) -> io::Result<File> {
+        sys::open_at(dir, name, flags, 0).map(File::from)
     }
 
     /// Runs a change to directory `dir` and keeps the name index in step with it.

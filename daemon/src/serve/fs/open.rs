@@ -5,7 +5,7 @@
 use super::state::{lock, Inner};
 use super::sys::{attr_from, io_errno, lower_open_flags, Res, StoreCtx};
 use crate::facts::stat_of;
-use crate::lower::Stat;
+use crate::lower::{Lower, Stat};
 use crate::serve::handles::{Handle, Redaction};
 use crate::serve::inodes::View;
 use fuser::{BackingId, Errno, FileAttr, FopenFlags, INodeNo, Request};
@@ -47,7 +47,7 @@ impl Inner {
         }
         let caller = self.caller(req.uid())?;
         let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
-        let st = self.node_stat(&n)?;
+        let (parent, st) = self.node_stat_with_parent(&n)?;
         let f = self.facts(&caller, &n.path, Some(&st))?;
         let t = Target {
             path: &n.path,
@@ -81,10 +81,11 @@ impl Inner {
             );
             return Err(Errno::ESTALE);
         }
-        let file = self
-            .lower
-            .open_file(&n.path, lower_open_flags(flags))
-            .map_err(|e| io_errno(&e))?;
+        let file = match &parent {
+            Some(dir) => Lower::open_in(dir.as_fd(), n.path.file_name(), lower_open_flags(flags)),
+            None => self.lower.open_file(&n.path, lower_open_flags(flags)),
+        }
+        .map_err(|e| io_errno(&e))?;
         let opened_st = stat_of(&file).map_err(|e| io_errno(&e))?;
         if opened_st.ino() != st.ino() {
             log::debug!(

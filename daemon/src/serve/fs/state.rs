@@ -17,6 +17,7 @@ use mediaprovider_policy::paths::VolPath;
 use mediaprovider_policy::rules::{Decision, FileFacts};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, RwLock};
@@ -232,6 +233,12 @@ impl Inner {
     /// replaced, e.g. unlinked and created again in another case) answers ESTALE: the kernel
     /// then looks the path up again instead of using its cached dentry (SPEC §5.10).
     pub(super) fn node_stat(&self, n: &NodeInfo) -> Res<Stat> {
+        self.node_stat_with_parent(n).map(|(_, st)| st)
+    }
+
+    /// [`Inner::node_stat`] with the parent directory's fd (`None` for the root), so an open
+    /// that follows resolves the parent once, not twice.
+    pub(super) fn node_stat_with_parent(&self, n: &NodeInfo) -> Res<(Option<OwnedFd>, Stat)> {
         let replaced = |st: &Stat| {
             let stale = n.detached || (n.lower_ino != 0 && st.ino() != n.lower_ino);
             if stale {
@@ -241,11 +248,11 @@ impl Inner {
         };
         match self
             .lower
-            .stat(&n.path)
+            .stat_with_parent(&n.path)
             .map_err(|e| super::sys::io_errno(&e))?
         {
-            Some(st) if replaced(&st) => Err(Errno::ESTALE),
-            Some(st) => Ok(st),
+            Some((_, st)) if replaced(&st) => Err(Errno::ESTALE),
+            Some(found) => Ok(found),
             // Gone in this spelling; another spelling of the name may be a new file.
             None => match self.find_lower(&n.path)? {
                 Some((_, st)) if replaced(&st) => Err(Errno::ESTALE),
