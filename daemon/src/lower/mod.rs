@@ -5,10 +5,12 @@
 //! case-insensitive (SPEC §5.10): the exact spelling is tried first, then the name index, so
 //! a miss or a create never reads the whole directory once it is indexed.
 
+mod copy;
 mod names;
 mod nomedia;
 mod sys;
 
+pub use copy::COPY_PREFIX;
 pub use names::NameIndex;
 use names::{DirKey, DirVersion, Known};
 use nomedia::NomediaMemo;

@@ -175,7 +175,7 @@ pub fn read_dir_names(dir: BorrowedFd) -> io::Result<Vec<(String, u8)>> {
             let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr());
             (name.to_bytes().to_vec(), (*ent).d_type)
         };
-        if name == b"." || name == b".." {
+        if name == b"." || name == b".." || name.starts_with(super::COPY_PREFIX.as_bytes()) {
             continue;
         }
         if let Ok(s) = String::from_utf8(name) {
@@ -185,4 +185,66 @@ pub fn read_dir_names(dir: BorrowedFd) -> io::Result<Vec<(String, u8)>> {
     // SAFETY: `d` came from fdopendir and is closed exactly once.
     unsafe { libc::closedir(d) };
     Ok(out)
+}
+
+/// Copies `len` bytes from the start of `from` to the start of `to` in the kernel
+/// (`copy_file_range`), or through a buffer where the file system cannot.
+pub fn copy_all(from: BorrowedFd, to: BorrowedFd, len: u64) -> io::Result<()> {
+    let (mut off_in, mut off_out): (libc::loff_t, libc::loff_t) = (0, 0);
+    while (off_in as u64) < len {
+        let chunk = (len - off_in as u64).min(1 << 30) as usize;
+        // SAFETY: valid fds and offset pointers for the duration of the call.
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                &mut off_in,
+                to.as_raw_fd(),
+                &mut off_out,
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP) => {
+                    copy_through_buffer(from, to, off_in as u64, len)
+                }
+                _ => Err(e),
+            };
+        }
+        if n == 0 {
+            break; // the file got shorter meanwhile
+        }
+    }
+    Ok(())
+}
+
+fn copy_through_buffer(from: BorrowedFd, to: BorrowedFd, start: u64, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let (from, to) = (from.try_clone_to_owned()?, to.try_clone_to_owned()?);
+    let (from, to) = (std::fs::File::from(from), std::fs::File::from(to));
+    let mut buf = vec![0u8; 1 << 16];
+    let mut off = start;
+    while off < len {
+        let n = from.read_at(&mut buf, off)?;
+        if n == 0 {
+            break;
+        }
+        to.write_all_at(&buf[..n], off)?;
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// `fchown` (where permitted: an unprivileged daemon owns every lower file anyway) and
+/// `fchmod` of an open file.
+pub fn set_owner_mode(fd: BorrowedFd, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+    // SAFETY: valid fd.
+    match check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }) {
+        Err(e) if e.raw_os_error() != Some(libc::EPERM) => return Err(e),
+        _ => {}
+    }
+    // SAFETY: valid fd.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })
 }

@@ -26,6 +26,8 @@ pub struct Stats {
     pub readdir: AtomicU64,
     pub passthrough_opens: AtomicU64,
     pub redacted_opens: AtomicU64,
+    /// Files copied before a write open because restricted readers held them (`lower/copy.rs`).
+    pub write_copies: AtomicU64,
 }
 
 /// State sizes sampled when the stats are written.
@@ -67,6 +69,7 @@ impl Stats {
             "readdir": g(&self.readdir),
             "passthrough_opens": g(&self.passthrough_opens),
             "redacted_opens": g(&self.redacted_opens),
+            "write_copies": g(&self.write_copies),
         })
     }
 }

@@ -144,8 +144,7 @@ impl Inner {
         if h.writable && !h.finished.load(Ordering::Relaxed) {
             self.finish_write(&h);
         }
-        let writer = h.writable.then_some(h.lower_ino);
-        let last = lock(&self.opens).closed(h.ino, writer);
+        let last = lock(&self.opens).closed(h.ino, h.lower_use);
         let ino = h.ino;
         drop(h);
         if last {

@@ -6,7 +6,7 @@ use super::state::{lock, Inner};
 use super::sys::{attr_from, io_errno, lower_open_flags, Res, StoreCtx};
 use crate::facts::stat_of;
 use crate::lower::{Lower, Stat};
-use crate::serve::handles::{Handle, Redaction};
+use crate::serve::handles::{Handle, LowerUse, OpenClash, Redaction};
 use crate::serve::inodes::View;
 use fuser::{BackingId, Errno, FileAttr, FopenFlags, INodeNo, Request};
 use mediaprovider_policy::identity::Caller;
@@ -102,16 +102,27 @@ impl Inner {
         } else {
             FopenFlags::FOPEN_NOFLUSH
         };
-        let (fh, backing) = self.open_real(
-            req.uid(),
-            ino.0,
-            st.ino(),
-            &n.path,
-            file,
-            writable,
-            false,
-            open_backing,
-        );
+        // Would this reader be redacted were the file located? Then no writer may change
+        // the bytes under its real-view open (`lower/copy.rs`).
+        let restricted = !writable && {
+            let located = FileFacts {
+                has_location: true,
+                ..f.clone()
+            };
+            let t = Target {
+                path: &n.path,
+                facts: &located,
+            };
+            rules::open_read(&caller, t).io == Some(Io::Redacted)
+        };
+        let use_ = match (writable, restricted) {
+            (true, _) => LowerUse::Writer(st.ino()),
+            (false, true) => LowerUse::RestrictedReader(st.ino()),
+            (false, false) => LowerUse::Plain,
+        };
+        let (fh, backing) = self
+            .open_real(req.uid(), ino.0, &n.path, file, use_, false, open_backing)
+            .map_err(|clash| self.resolve_clash(req.uid(), &n.path, st.ino(), clash))?;
         Ok(Opened {
             fh,
             flags: flush,
@@ -126,8 +137,9 @@ impl Inner {
             log::warn!("{path}: cannot scan for location ({e}); refusing the redacted open");
             Errno::EIO
         })?;
-        let lower_ino = scan.version.ino;
-        lock(&self.opens).opened(ino, None, None);
+        lock(&self.opens)
+            .opened(ino, None, LowerUse::Plain)
+            .map_err(|_| Errno::ESTALE)?;
         let fh = self.new_fh(Handle {
             file,
             ino,
@@ -136,8 +148,8 @@ impl Inner {
             writable: false,
             redaction: Some(Mutex::new(Redaction::from(scan))),
             _backing: None,
-            lower_ino,
             finished: AtomicBool::new(true),
+            lower_use: LowerUse::Plain,
         });
         self.stats.redacted_opens.fetch_add(1, Ordering::Relaxed);
         // Page-cached (no KEEP_CACHE: each open drops stale pages), so mmap works.
@@ -158,19 +170,19 @@ impl Inner {
     }
 
     /// Opens the real view: passthrough with one backing id per inode when possible, else
-    /// daemon-served.
+    /// daemon-served. Fails when the open clashes with another open of the lower file.
     #[allow(clippy::too_many_arguments)]
     fn open_real(
         &self,
         opener: u32,
         ino: u64,
-        lower_ino: u64,
         path: &VolPath,
         file: File,
-        writable: bool,
+        lower_use: LowerUse,
         created: bool,
         open_backing: impl FnOnce(&File) -> io::Result<BackingId>,
-    ) -> (u64, Option<Arc<BackingId>>) {
+    ) -> Result<(u64, Option<Arc<BackingId>>), OpenClash> {
+        let writable = matches!(lower_use, LowerUse::Writer(_));
         let mut opens = lock(&self.opens);
         let mut backing = None;
         if self.passthrough.load(Ordering::Relaxed) && opens.may_passthrough(ino) {
@@ -193,7 +205,7 @@ impl Inner {
                 },
             };
         }
-        opens.opened(ino, backing.clone(), writable.then_some(lower_ino));
+        opens.opened(ino, backing.clone(), lower_use)?;
         drop(opens);
         let fh = self.new_fh(Handle {
             file,
@@ -203,14 +215,35 @@ impl Inner {
             writable,
             redaction: None,
             _backing: backing.clone(),
-            lower_ino,
             // A created file is finished (pending cleared) at close even if nothing was written.
             finished: AtomicBool::new(!writable && !created),
+            lower_use,
         });
         if backing.is_some() {
             self.stats.passthrough_opens.fetch_add(1, Ordering::Relaxed);
         }
-        (fh, backing)
+        Ok((fh, backing))
+    }
+
+    /// An open that clashed with other opens of its lower file answers ESTALE, and the kernel
+    /// looks the name up again. A writer first gives the name a copy of the file, so that
+    /// restricted readers keep the bytes they hold and the writer gets a new node; a restricted
+    /// reader meeting a writer finds the redacted view on its retry (location unknown).
+    fn resolve_clash(&self, uid: u32, path: &VolPath, lower_ino: u64, clash: OpenClash) -> Errno {
+        match clash {
+            OpenClash::RestrictedReaders => {
+                let reserve = |new_ino| lock(&self.opens).reserve_for_writer(new_ino);
+                if let Err(e) = self.lower.replace_with_copy(path, reserve) {
+                    log::warn!("{path}: cannot copy the file before a write open ({e})");
+                    return io_errno(&e);
+                }
+                self.stats.write_copies.fetch_add(1, Ordering::Relaxed);
+            }
+            // The retry's lookup answers this reader the redacted view (`view_misses.rs`).
+            OpenClash::Writer => self.view_misses.record(uid, lower_ino),
+        }
+        log::debug!("{path}: open clashed with other opens of the file ({clash:?}), ESTALE");
+        Errno::ESTALE
     }
 
     pub(super) fn create_op(
@@ -250,8 +283,17 @@ impl Inner {
         let ino = lock(&self.inodes)
             .acquire(parent, path, false, View::Real, true, st.ino())
             .ok_or(Errno::ENOENT)?;
-        let (fh, backing) =
-            self.open_real(opener, ino, st.ino(), path, file, true, true, open_backing);
+        let (fh, backing) = self
+            .open_real(
+                opener,
+                ino,
+                path,
+                file,
+                LowerUse::Writer(st.ino()),
+                true,
+                open_backing,
+            )
+            .map_err(|clash| self.resolve_clash(opener, path, st.ino(), clash))?;
         Ok(Created {
             attr: attr_from(st, ino),
             opened: Opened {

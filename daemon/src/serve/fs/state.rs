@@ -273,7 +273,7 @@ impl Inner {
             is_dir: st.is_dir(),
             size: st.size(),
             mtime_ns: st.mtime_ns(),
-            being_written: !st.is_dir() && lock(&self.opens).writers_of_lower(st.ino()) > 0,
+            being_written: !st.is_dir() && lock(&self.opens).being_written(st.ino()),
         }
     }
 
