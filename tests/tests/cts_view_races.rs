@@ -92,11 +92,11 @@ enum Rewrite {
 /// file. The owner then writes location into that photo. The reader's open fd must not show it
 /// (Android's does: its redaction is decided once, at open). The held fd keeps the version it
 /// was entitled to; a new open gets the new version, redacted.
-fn held_real_fd_never_shows_location_written_after_the_open(how: Rewrite) {
-    let fx = shared_fixture!();
+fn held_real_fd_never_shows_location_written_after_the_open(fx: &Fixture, how: Rewrite) {
     let Some(located) = located_jpeg() else {
         return;
     };
+    let copies_before = Fixture::counter(&fx.stats(), "write_copies");
     let scan = mediaprovider_policy::redact::scan(&located);
     assert!(scan.has_location(), "the corpus file has no location");
     let leaks = |bytes: &[u8]| {
@@ -147,6 +147,11 @@ fn held_real_fd_never_shows_location_written_after_the_open(how: Rewrite) {
             "{how:?}: the reader's open fd showed location written after it was opened"
         );
     });
+    assert_eq!(
+        Fixture::counter(&fx.stats(), "write_copies") - copies_before,
+        1,
+        "{how:?}: the write open copied the file the reader held"
+    );
     let now = reader.read(&rel).expect("a new open");
     assert!(!leaks(&now), "{how:?}: a new open showed the location");
     assert_eq!(
@@ -159,12 +164,34 @@ fn held_real_fd_never_shows_location_written_after_the_open(how: Rewrite) {
     );
 }
 
+/// A daemon of this file's own with `--stats` (and without passthrough, when asked).
+fn own(passthrough: bool) -> Option<Fixture> {
+    can_run("cts_view_races").then(|| {
+        Fixture::start(ServeOpts {
+            passthrough,
+            stats: true,
+            ..ServeOpts::default()
+        })
+    })
+}
+
 #[test]
 fn held_real_fd_never_shows_location_written_by_a_truncating_rewrite() {
-    held_real_fd_never_shows_location_written_after_the_open(Rewrite::Truncating);
+    let Some(fx) = own(true) else { return };
+    held_real_fd_never_shows_location_written_after_the_open(&fx, Rewrite::Truncating);
 }
 
 #[test]
 fn held_real_fd_never_shows_location_written_in_place() {
-    held_real_fd_never_shows_location_written_after_the_open(Rewrite::InPlace);
+    let Some(fx) = own(true) else { return };
+    held_real_fd_never_shows_location_written_after_the_open(&fx, Rewrite::InPlace);
+}
+
+/// Without passthrough the reader's fd is served by the daemon from the real view's page
+/// cache: the same must hold.
+#[test]
+fn held_daemon_served_fd_never_shows_location_written_after_the_open() {
+    let Some(fx) = own(false) else { return };
+    held_real_fd_never_shows_location_written_after_the_open(&fx, Rewrite::Truncating);
+    held_real_fd_never_shows_location_written_after_the_open(&fx, Rewrite::InPlace);
 }
