@@ -5,6 +5,7 @@
 //!   and such reads failed with ESTALE (~0.3% of reads here; torture seed 636811173).
 //! - A reader without ACCESS_MEDIA_LOCATION holding a photo without location open through its
 //!   real view saw location the owner wrote into it afterwards.
+//!
 //! Real daemon, real uids; never timings.
 
 use mediaproviderd_tests::*;
