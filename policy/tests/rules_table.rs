@@ -1059,12 +1059,41 @@ fn enough_cases() {
     assert!(total >= 250, "only {total} cases");
 }
 
-/// Every rule name rules.rs can return is expected by at least one case, so a new rule cannot
-/// land untested. Rule names are the kebab-case string literals of rules.rs, minus the
+/// The files of the rules module (name, text), its root `rules.rs` first. Android.bp's
+/// compile_data lists the same files.
+const RULES_SOURCES: [(&str, &str); 8] = [
+    ("rules", include_str!("../src/rules.rs")),
+    ("dirs", include_str!("../src/rules/dirs.rs")),
+    ("gates", include_str!("../src/rules/gates.rs")),
+    ("listing", include_str!("../src/rules/listing.rs")),
+    ("read", include_str!("../src/rules/read.rs")),
+    ("rename", include_str!("../src/rules/rename.rs")),
+    ("types", include_str!("../src/rules/types.rs")),
+    ("write", include_str!("../src/rules/write.rs")),
+];
+
+/// A file added to the rules module must be read by [`every_rule_is_exercised`] too, or its
+/// rule names would go unchecked.
+#[test]
+fn every_rules_file_is_read() {
+    let declared: BTreeSet<&str> = RULES_SOURCES[0]
+        .1
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("mod ")?.strip_suffix(';'))
+        .collect();
+    let read: BTreeSet<&str> = RULES_SOURCES[1..].iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        declared, read,
+        "rules.rs declares other modules than RULES_SOURCES reads"
+    );
+}
+
+/// Every rule name the rules module can return is expected by at least one case, so a new rule
+/// cannot land untested. Rule names are the kebab-case string literals of its files, minus the
 /// operation and I/O-mode names.
 #[test]
 fn every_rule_is_exercised() {
-    let src = include_str!("../src/rules.rs");
+    let src: String = RULES_SOURCES.iter().map(|(_, text)| *text).collect();
     let not_rules: BTreeSet<&str> = Op::ALL
         .iter()
         .map(|o| o.name())
