@@ -237,6 +237,19 @@ impl Fixture {
         }
     }
 
+    /// The daemon's stderr once it contains `needle` (work the daemon logs from a background
+    /// thread, e.g. the reconcile's), or as it is after 60 s.
+    pub fn log_once_it_says(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let t = fs::read_to_string(&self.log).unwrap_or_default();
+            if t.contains(needle) || std::time::Instant::now() >= deadline {
+                return t;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The last `n` lines of the daemon's stderr.
     pub fn log_tail(&self, n: usize) -> String {
         let t = fs::read_to_string(&self.log).unwrap_or_default();

@@ -186,7 +186,9 @@ fn a_lost_store_is_said_and_owners_and_grants_come_back() {
                 std::fs::write(&fx.db, b"").unwrap();
             }
         });
-        let log = std::fs::read_to_string(&fx.log).unwrap_or_default();
+        // Ownership comes back in the background, once the reconcile has indexed every file:
+        // wait for its report (it names the lost registrations) before relying on it.
+        let log = fx.log_once_it_says(&owner.pkg);
         let cause = if loss == "deleted" {
             "missing"
         } else {
