@@ -82,49 +82,9 @@ fn run(db: &std::path::Path, lower: &std::path::Path, moving: &Moving) -> Result
     let store = Store::open(db).map_err(Error::Store)?;
     store.tune_for_bulk_writes().map_err(Error::Store)?;
     let tree = Lower::open(lower).map_err(Error::Io)?;
-    // An empty store (first boot, rebuilt store) loads without the provider-only indexes.
-    let bulk = store.begin_bulk_load().map_err(Error::Store)?;
-    let outcome = walk_and_sweep(&store, &tree, moving);
-    // Always: this load's deferred indexes, or those a load cut short left behind.
-    let ti = Instant::now();
-    let built = store.end_bulk_load().map_err(Error::Store);
-    let index_secs = ti.elapsed().as_secs_f64();
-    let Swept {
-        files,
-        added,
-        removed,
-        skipped,
-        walk_secs,
-    } = outcome?;
-    let built = built?;
-    let secs = t.elapsed().as_secs_f64();
-    let indexes = if built > 0 {
-        format!(", {built} indexes built after it {index_secs:.3}s")
-    } else {
-        String::new()
-    };
-    log::info!(
-        "reconciled {files} files in {secs:.3}s ({:.0} files/s; {added} added, {removed} removed, {skipped} skipped; walk and record {walk_secs:.3}s{}, sweep {:.3}s{indexes}) in the background",
-        files as f64 / secs.max(1e-9),
-        if bulk { " into an empty store" } else { "" },
-        secs - walk_secs - index_secs
-    );
-    Ok(())
-}
-
-/// What a walk and its sweep did.
-struct Swept {
-    files: u64,
-    added: u64,
-    removed: u64,
-    skipped: u64,
-    walk_secs: f64,
-}
-
-fn walk_and_sweep(store: &Store, tree: &Lower, moving: &Moving) -> Result<Swept, Error> {
-    let t = Instant::now();
     let gen = store.reconcile_generation().map_err(Error::Store)?;
-    let (walked, added) = walk_and_record(tree, store, gen)?;
+    let (walked, added) = walk_and_record(&tree, &store, gen)?;
+    let (files, skipped) = (walked.files, walked.skipped);
     let walk_secs = t.elapsed().as_secs_f64();
     // Rows the walk did not see: gone, unless the file exists after all (created or renamed
     // through FUSE while the walk ran).
@@ -146,11 +106,11 @@ fn walk_and_sweep(store: &Store, tree: &Lower, moving: &Moving) -> Result<Swept,
             }
         }
     }
-    Ok(Swept {
-        files: walked.files,
-        added,
-        removed,
-        skipped: walked.skipped,
-        walk_secs,
-    })
+    let secs = t.elapsed().as_secs_f64();
+    log::info!(
+        "reconciled {files} files in {secs:.3}s ({:.0} files/s; {added} added, {removed} removed, {skipped} skipped; walk and record {walk_secs:.3}s, sweep {:.3}s) in the background",
+        files as f64 / secs.max(1e-9),
+        secs - walk_secs
+    );
+    Ok(())
 }

@@ -3,7 +3,6 @@
 //! unique index, so a lookup by path is O(log n) whatever the lower filesystem's case rules.
 
 mod background;
-mod bulk;
 mod facts_cache;
 mod files;
 mod generations;
