@@ -193,15 +193,17 @@ pub fn copy_all(from: BorrowedFd, to: BorrowedFd, len: u64) -> io::Result<()> {
     let (mut off_in, mut off_out): (libc::loff_t, libc::loff_t) = (0, 0);
     while (off_in as u64) < len {
         let chunk = (len - off_in as u64).min(1 << 30) as usize;
-        // SAFETY: valid fds and offset pointers for the duration of the call.
+        // SAFETY: valid fds and offset pointers for the duration of the call; by number, as
+        // Bionic's libc crate bindings lack a wrapper.
         let n = unsafe {
-            libc::copy_file_range(
+            libc::syscall(
+                libc::SYS_copy_file_range,
                 from.as_raw_fd(),
-                &mut off_in,
+                &mut off_in as *mut libc::loff_t,
                 to.as_raw_fd(),
-                &mut off_out,
+                &mut off_out as *mut libc::loff_t,
                 chunk,
-                0,
+                0u32,
             )
         };
         if n < 0 {
