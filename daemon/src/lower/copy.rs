@@ -26,7 +26,13 @@ impl Lower {
     ) -> io::Result<()> {
         let parent = path.parent().unwrap_or_default();
         let dir = self.dir(&parent)?;
-        let old = sys::open_at(dir.as_fd(), path.file_name(), libc::O_RDONLY, 0)?;
+        // O_NONBLOCK: should the name have become a FIFO behind our back, do not wait on it.
+        let old = sys::open_at(
+            dir.as_fd(),
+            path.file_name(),
+            libc::O_RDONLY | libc::O_NONBLOCK,
+            0,
+        )?;
         let st = sys::fstat(old.as_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));

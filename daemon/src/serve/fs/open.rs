@@ -293,7 +293,11 @@ impl Inner {
                 true,
                 open_backing,
             )
-            .map_err(|clash| self.resolve_clash(opener, path, st.ino(), clash))?;
+            .map_err(|clash| {
+                // The kernel never gets this entry: give back the lookup counted for it.
+                self.forget_op(INodeNo(ino), 1);
+                self.resolve_clash(opener, path, st.ino(), clash)
+            })?;
         Ok(Created {
             attr: attr_from(st, ino),
             opened: Opened {
