@@ -17,8 +17,17 @@ use std::sync::{Arc, Mutex};
 /// bridges until the indexer records the verdicts in the store and covers what a gallery opens
 /// again and again; 32,768 is plenty for that and bounds it at ~6 MiB.
 const MAX_CACHED: usize = 32 * 1024;
-/// Attempts to read a header while the file is being rewritten under the scanner.
-const SCAN_ATTEMPTS: u32 = 8;
+/// Attempts at reading a file that a writer keeps rewriting (header scans here, redacted
+/// reads in `serve/fs/io.rs`) before failing closed.
+pub const CHANGING_FILE_ATTEMPTS: u32 = 8;
+
+/// Before attempt `attempt` at reading a changing file: 0.2, 0.4, … 12.8 ms (25 ms in all)
+/// for its writer to pause.
+pub fn pause_before(attempt: u32) {
+    if attempt > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(100 << attempt));
+    }
+}
 
 /// The scanner's answer for one version of a file.
 pub struct Scan {
@@ -74,11 +83,8 @@ pub fn version_of(file: &File) -> io::Result<FileVersion> {
 /// Scans an open file's headers; the result is tagged with the version it was read from. A
 /// file that changes while being scanned is scanned again; one that keeps changing fails.
 pub fn scan_file(file: &File) -> io::Result<Scan> {
-    for attempt in 0..SCAN_ATTEMPTS {
-        if attempt > 0 {
-            // 0.2, 0.4, … 12.8 ms (25 ms in all) for a writer rewriting the file to pause.
-            std::thread::sleep(std::time::Duration::from_micros(100 << attempt));
-        }
+    for attempt in 0..CHANGING_FILE_ATTEMPTS {
+        pause_before(attempt);
         let before = version_of(file)?;
         let result = redact::scan(file);
         if version_of(file)? == before {

@@ -10,7 +10,7 @@ use fuser::{Errno, FileAttr, FileHandle, INodeNo, Request};
 use mediaprovider_policy::facts::LowerFacts;
 use mediaprovider_policy::identity::Caller;
 use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::rules::{self, Io, Target};
+use mediaprovider_policy::rules;
 use mediaprovider_policy::store::{implied_owner, NewFile};
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
@@ -138,7 +138,13 @@ impl Inner {
             if steered {
                 ttl = NO_TTL;
             }
-            if (location || steered) && self.redacted_if_located(caller, path, st)? {
+            if (location || steered)
+                && Inner::redacted_were_it_located(
+                    caller,
+                    path,
+                    self.facts(caller, path, Some(st))?,
+                )
+            {
                 View::Redacted
             } else {
                 View::Real
@@ -148,14 +154,6 @@ impl Inner {
             .acquire(parent, path, st.is_dir(), view, true, st.ino())
             .ok_or(Errno::ENOENT)?;
         Ok((attr_from(st, ino), ttl))
-    }
-
-    /// Would `caller`'s read open of this file be served redacted, were it to carry location?
-    fn redacted_if_located(&self, caller: &Caller, path: &VolPath, st: &Stat) -> Res<bool> {
-        let mut f = self.facts(caller, path, Some(st))?;
-        f.has_location = true;
-        let d = rules::open_read(caller, Target { path, facts: &f });
-        Ok(d.io == Some(Io::Redacted))
     }
 
     pub(super) fn forget_op(&self, ino: INodeNo, nlookup: u64) {

@@ -4,7 +4,7 @@
 
 use super::state::{lock, Inner, Inval};
 use super::sys::{io_errno, Res};
-use crate::facts::version_of;
+use crate::facts::{pause_before, version_of, CHANGING_FILE_ATTEMPTS};
 use crate::serve::handles::{Handle, Redaction};
 use crate::serve::inodes::View;
 use fuser::{Errno, FileHandle};
@@ -15,11 +15,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// A redacted read whose file keeps changing under it gives up after this many tries (EIO:
-/// fail closed rather than serve bytes whose ranges are unknown). Tries after the first wait
-/// 0.2, 0.4, … 12.8 ms (25 ms in all) for a writer rewriting the file to pause.
-const REDACTED_READ_ATTEMPTS: u32 = 8;
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -62,10 +57,10 @@ impl Inner {
                 reply(&buf[..n]);
                 return Ok(());
             };
-            for attempt in 0..REDACTED_READ_ATTEMPTS {
-                if attempt > 0 {
-                    std::thread::sleep(std::time::Duration::from_micros(100 << attempt));
-                }
+            // A file that keeps changing under the read fails it closed (EIO), rather than
+            // serve bytes whose ranges are unknown.
+            for attempt in 0..CHANGING_FILE_ATTEMPTS {
+                pause_before(attempt);
                 let before = version_of(&h.file).map_err(|e| io_errno(&e))?;
                 let current = lock(redaction).clone();
                 let r = if current.version == before {

@@ -102,19 +102,11 @@ impl Inner {
         } else {
             FopenFlags::FOPEN_NOFLUSH
         };
-        // Would this reader be redacted were the file located? Then no writer may change
-        // the bytes under its real-view open (`lower/copy.rs`).
-        let restricted = !writable && {
-            let located = FileFacts {
-                has_location: true,
-                ..f.clone()
-            };
-            let t = Target {
-                path: &n.path,
-                facts: &located,
-            };
-            rules::open_read(&caller, t).io == Some(Io::Redacted)
-        };
+        // A reader of a file without location that would be redacted were it located: no
+        // writer may change the bytes under its real-view open (`lower/copy.rs`). (With
+        // location, a real-view reader is entitled to it.)
+        let restricted =
+            !writable && !f.has_location && Inner::redacted_were_it_located(&caller, &n.path, f);
         let use_ = match (writable, restricted) {
             (true, _) => LowerUse::Writer(st.ino()),
             (false, true) => LowerUse::RestrictedReader(st.ino()),

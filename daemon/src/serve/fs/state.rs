@@ -14,7 +14,7 @@ use fuser::{Errno, INodeNo};
 use mediaprovider_policy::facts::{self, LowerEntry};
 use mediaprovider_policy::identity::Caller;
 use mediaprovider_policy::paths::VolPath;
-use mediaprovider_policy::rules::{Decision, FileFacts};
+use mediaprovider_policy::rules::{self, Decision, FileFacts};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
@@ -288,6 +288,22 @@ impl Inner {
         self.stores
             .with(|s| facts::gather(s, &self.probe(), caller, path, entry))
             .map_err(StoreCtx::log("gathering facts"))
+    }
+
+    /// Would `caller`'s read open of this file be served redacted, were it to carry location?
+    /// (The lookup's view for a file whose location is unknown, and whether a real-view
+    /// reader must be protected from writers: `open.rs`.)
+    pub(super) fn redacted_were_it_located(
+        caller: &Caller,
+        path: &VolPath,
+        mut facts: FileFacts,
+    ) -> bool {
+        facts.has_location = true;
+        let t = rules::Target {
+            path,
+            facts: &facts,
+        };
+        rules::open_read(caller, t).io == Some(rules::Io::Redacted)
     }
 
     pub(super) fn deny(d: &Decision) -> Res<()> {
