@@ -155,30 +155,21 @@ impl Lower {
 
     /// `lstat` of `path` spelled exactly as on disk; `None` if absent or not servable.
     pub fn stat(&self, path: &VolPath) -> io::Result<Option<Stat>> {
-        if path.is_root() {
-            return sys::fstat(self.root.as_fd()).map(|s| Some(Stat(s)));
-        }
-        let Some(dir) = none_if_absent(self.parent_of(path))? else {
-            return Ok(None);
-        };
-        Ok(none_if_absent(sys::stat_at(dir.as_fd(), path.file_name()))?
-            .map(Stat)
-            .filter(Stat::usable))
+        Ok(self.stat_with_parent(path)?.map(|(_, st)| st))
     }
 
     /// [`Lower::stat`] with the parent directory's fd, to open the entry without resolving
     /// the parent again (`None` for the root, which has no parent).
     pub fn stat_with_parent(&self, path: &VolPath) -> io::Result<Option<(Option<OwnedFd>, Stat)>> {
         if path.is_root() {
-            return self.stat(path).map(|s| s.map(|s| (None, s)));
+            return Ok(Some((None, Stat(sys::fstat(self.root.as_fd())?))));
         }
         let Some(dir) = none_if_absent(self.parent_of(path))? else {
             return Ok(None);
         };
-        let st = none_if_absent(sys::stat_at(dir.as_fd(), path.file_name()))?
-            .map(Stat)
-            .filter(Stat::usable);
-        Ok(st.map(|st| (Some(dir), st)))
+        Ok(self
+            .stat_in(dir.as_fd(), path.file_name())?
+            .map(|st| (Some(dir), st)))
     }
 
     /// `lstat` of one name in an open directory; `None` if absent or not servable.
