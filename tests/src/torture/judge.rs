@@ -60,6 +60,14 @@ impl Ctx {
                 }
                 (wo, ds, o)
             }
+            Plan::Create {
+                path, rdonly: true, ..
+            } => {
+                let w = m.worlds_except(uid, path, t0, t1, skip);
+                let ds = oracle::create_or_open_all(path, &w);
+                let o = oracle::outcomes(&ds);
+                (w, ds, o)
+            }
             Plan::Rmdir { path } => {
                 let (w, ds) = single(Op::Rmdir, path);
                 let k = key(path);
@@ -291,7 +299,10 @@ impl Ctx {
                 content,
                 rdonly,
             } => {
-                let after = if ok {
+                let after = if ok && *rdonly && current(m, path).is_some() {
+                    // O_CREAT without O_EXCL opened the file that was there.
+                    current(m, path)
+                } else if ok {
                     let content = if *rdonly {
                         Content::new("empty".into(), Vec::new())
                     } else {

@@ -33,6 +33,24 @@ pub fn decide_all(op: Op, path: &VolPath, worlds: &[World]) -> Vec<Decision> {
         .collect()
 }
 
+/// Decisions for `open(O_CREAT)` without `O_EXCL` in every world. The kernel looks the name up
+/// first: a name the caller is shown is opened as it is (OPEN, never CREATE), and only a name it
+/// is not shown reaches the daemon as a CREATE.
+pub fn create_or_open_all(path: &VolPath, worlds: &[World]) -> Vec<Decision> {
+    worlds
+        .iter()
+        .map(|w| {
+            let target = Target {
+                path,
+                facts: &w.facts,
+            };
+            let shown = w.facts.exists && rules::decide(&w.caller, Op::Lookup, target).allowed();
+            let op = if shown { Op::OpenRead } else { Op::Create };
+            rules::decide(&w.caller, op, target)
+        })
+        .collect()
+}
+
 pub fn outcomes(ds: &[Decision]) -> Outcomes {
     ds.iter().map(outcome_of).collect()
 }
@@ -324,6 +342,29 @@ mod tests {
             show(&after),
             "ENOENT",
             "after the rename only the new state counts"
+        );
+    }
+
+    /// Torture seed 712525741: `open(O_RDONLY|O_CREAT)` of another app's photo the caller is
+    /// shown opened it (the kernel's lookup found it, so no CREATE was sent); the oracle had
+    /// judged it as a CREATE and wanted EEXIST.
+    #[test]
+    fn create_without_excl_opens_a_name_the_caller_is_shown() {
+        let (m, path, _) = setup(&[Permission::ReadMediaImages]);
+        let w = m.worlds(10_100, &path, 1, 1);
+        assert_eq!(show(&outcomes(&create_or_open_all(&path, &w))), "ok");
+        assert_eq!(
+            show(&outcomes(&decide_all(Op::Create, &path, &w))),
+            "EEXIST",
+            "O_EXCL stays a CREATE"
+        );
+        // A caller that may not read it is shown the name all the same (lookups check only
+        // the directory), so it gets the open's answer.
+        let (m, path, _) = setup(&[]);
+        let w = m.worlds(10_100, &path, 1, 1);
+        assert_eq!(
+            show(&outcomes(&create_or_open_all(&path, &w))),
+            show(&outcomes(&decide_all(Op::OpenRead, &path, &w))),
         );
     }
 }
